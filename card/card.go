@@ -1,0 +1,458 @@
+package card
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotLoggedIn is returned by Sign when the key's PIN is not verified in the
+// card's current security state (never verified, logged out, or lost to a reset or
+// to another application selecting the AP). No signature APDU is sent in that case,
+// except when the card itself answers 69 82, which is reported the same way.
+var ErrNotLoggedIn = errors.New("card: PIN not verified for this key (login lost or never done)")
+
+// ErrNoJPKI is returned when the card has no JPKI application.
+var ErrNoJPKI = errors.New("card: no JPKI application on this card")
+
+// MaxFileSize bounds any file read: offsets are 15 bits.
+const MaxFileSize = 0x7FFF
+
+// Card speaks the JPKI protocol to one card over a Transport. It keeps a model of
+// the card's security state (AP selected, current EF, verified PINs) so it sends no
+// APDU it does not need. A Card is not safe for concurrent use: the caller
+// serialises (session/ holds one lock per card).
+type Card struct {
+	t        Transport
+	selected bool   // JPKI AP selected since the last reset
+	curEF    uint16 // EF selected inside the AP, 0 when unknown
+	verified map[Key]bool
+	epoch    uint64 // bumped every time the security state is lost
+	// APDUs counts command APDUs sent (for tests and benchmarks).
+	APDUs int
+}
+
+// New returns a Card over t. Nothing is sent until the first operation.
+func New(t Transport) *Card {
+	return &Card{t: t, verified: map[Key]bool{}}
+}
+
+// Transport returns the transport the card talks over.
+func (c *Card) Transport() Transport { return c.t }
+
+// Epoch changes every time the card's security state is lost (reset, AP
+// reselected). It lets a caller tell whether a login it saw still holds.
+func (c *Card) Epoch() uint64 { return c.epoch }
+
+// LoggedIn reports, without an APDU, whether the PIN of k is verified in the
+// security state this Card knows of.
+func (c *Card) LoggedIn(k Key) bool { return c.verified[k] }
+
+func (c *Card) lost() {
+	c.selected = false
+	c.curEF = 0
+	clear(c.verified)
+	c.epoch++
+}
+
+// Do runs f inside one PC/SC transaction. A reset seen at Begin drops the security
+// state and f still runs (on a card that has to be selected again).
+func (c *Card) Do(f func() error) error {
+	err := c.t.Begin()
+	switch {
+	case errors.Is(err, ErrReset):
+		c.lost()
+	case err != nil:
+		if errors.Is(err, ErrRemoved) || errors.Is(err, ErrNoCard) || errors.Is(err, ErrServiceGone) {
+			c.lost()
+		}
+		return err
+	}
+	defer c.t.End()
+	return f()
+}
+
+// transmit sends one command and parses the answer; transport errors drop the
+// security state model.
+func (c *Card) transmit(cmd Command) (Response, error) {
+	raw, err := cmd.Bytes()
+	if err != nil {
+		return Response{}, err
+	}
+	c.APDUs++
+	out, err := c.t.Transmit(raw)
+	Wipe(raw) // may hold a PIN
+	if err != nil {
+		c.lost()
+		return Response{}, err
+	}
+	return ParseResponse(out)
+}
+
+// selectAP selects the JPKI AP if this Card does not know it to be selected.
+func (c *Card) selectAP() error {
+	if c.selected {
+		return nil
+	}
+	r, err := c.transmit(Command{CLA: 0x00, INS: 0xA4, P1: 0x04, P2: 0x0C, Data: AID})
+	if err != nil {
+		return err
+	}
+	c.lost() // a select drops whatever was verified
+	if r.SW == uint16(ErrFileNotFound) {
+		return ErrNoJPKI
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("select JPKI AP: %w", err)
+	}
+	c.selected = true
+	return nil
+}
+
+// selectEF selects an EF inside the AP (P1=02, no response data).
+func (c *Card) selectEF(fid uint16) error {
+	if err := c.selectAP(); err != nil {
+		return err
+	}
+	if c.curEF == fid {
+		return nil
+	}
+	r, err := c.transmit(Command{CLA: 0x00, INS: 0xA4, P1: 0x02, P2: 0x0C, Data: []byte{byte(fid >> 8), byte(fid)}})
+	if err != nil {
+		return err
+	}
+	if err := r.Err(); err != nil {
+		c.curEF = 0
+		return fmt.Errorf("select EF %04X: %w", fid, err)
+	}
+	c.curEF = fid
+	return nil
+}
+
+// readBinary reads up to n (1..256) bytes at off of the current EF.
+func (c *Card) readBinary(off, n int) ([]byte, error) {
+	if off < 0 || off > MaxFileSize {
+		return nil, fmt.Errorf("read binary: offset %#x beyond 15 bits", off)
+	}
+	r, err := c.transmit(Command{CLA: 0x00, INS: 0xB0, P1: byte(off >> 8), P2: byte(off), Le: n})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if len(r.Data) > n {
+		return nil, fmt.Errorf("read binary: card returned %d bytes for Le %d", len(r.Data), n)
+	}
+	return r.Data, nil
+}
+
+// readEF reads exactly n bytes of the current EF from offset 0.
+func (c *Card) readEF(fid uint16, n int) ([]byte, error) {
+	if err := c.selectEF(fid); err != nil {
+		return nil, err
+	}
+	return c.readAt(fid, nil, n)
+}
+
+// readAt appends to buf file bytes from len(buf) until it holds n bytes.
+func (c *Card) readAt(fid uint16, buf []byte, n int) ([]byte, error) {
+	if n > MaxFileSize+1 {
+		return nil, fmt.Errorf("EF %04X: length %d beyond the largest file a card can hold", fid, n)
+	}
+	for len(buf) < n {
+		chunk := min(n-len(buf), 256)
+		b, err := c.readBinary(len(buf), chunk)
+		if err != nil {
+			return nil, fmt.Errorf("read EF %04X at %d: %w", fid, len(buf), err)
+		}
+		if len(b) == 0 {
+			return nil, fmt.Errorf("read EF %04X at %d: card returned no data", fid, len(buf))
+		}
+		buf = append(buf, b...)
+	}
+	return buf, nil
+}
+
+// Identify selects the JPKI AP and reads the token info and certificate-presence EFs.
+// A card without the AP yields Info{Kind: KindNotJPKI} and no error.
+func (c *Card) Identify() (Info, error) {
+	var info Info
+	err := c.Do(func() error {
+		c.selected = false // always check the AP is there: identification starts clean
+		if err := c.selectAP(); err != nil {
+			return err
+		}
+		ti, err := c.readEF(EFTokenInfo, 32)
+		if err != nil {
+			return err
+		}
+		info.TokenLabel = ParseTokenLabel(ti)
+		pr, err := c.readEF(EFPresence, 3)
+		if err != nil && !errors.Is(err, ErrFileNotFound) {
+			return err
+		}
+		info.HasSignCert, info.HasAuthCert = ParsePresence(pr)
+		return nil
+	})
+	if errors.Is(err, ErrNoJPKI) {
+		return Info{Kind: KindNotJPKI}, nil
+	}
+	if err != nil {
+		return Info{}, err
+	}
+	info.Kind = Classify(info)
+	return info, nil
+}
+
+// ParseTokenLabel returns the label of EF 0006: the first 32 bytes, trailing
+// spaces and NULs trimmed, non-printable bytes dropped.
+func ParseTokenLabel(b []byte) string {
+	if len(b) > 32 {
+		b = b[:32]
+	}
+	out := make([]byte, 0, len(b))
+	for _, ch := range b {
+		if ch >= 0x20 && ch < 0x7F {
+			out = append(out, ch)
+		}
+	}
+	for len(out) > 0 && out[len(out)-1] == ' ' {
+		out = out[:len(out)-1]
+	}
+	return string(out)
+}
+
+// ParsePresence decodes EF 0008: byte 0 non-zero = signature certificate present,
+// byte 1 non-zero = authentication certificate present. A short or missing file
+// says the authentication certificate is present and the signature one is not
+// known to be.
+func ParsePresence(b []byte) (sign, auth bool) {
+	if len(b) < 2 {
+		return len(b) == 1 && b[0] != 0, true
+	}
+	return b[0] != 0, b[1] != 0
+}
+
+// Classify tells the kind of card from its token label and presence flags.
+func Classify(info Info) Kind {
+	switch info.TokenLabel {
+	case LabelJuki:
+		return KindJuki
+	case LabelMyNumber:
+		if !info.HasSignCert {
+			return KindMyNumberNoSign
+		}
+		return KindMyNumber
+	case LabelAndroid, LabelIPhone:
+		return KindOther
+	}
+	if !info.HasSignCert {
+		return KindMyNumberNoSign
+	}
+	return KindMyNumber
+}
+
+// ReadFile reads a whole DER-encoded file (a certificate) from ef: it decodes the
+// DER header to learn the length, then reads the rest in chunks of at most 256 bytes.
+func (c *Card) ReadFile(ef uint16) ([]byte, error) {
+	var out []byte
+	err := c.Do(func() error {
+		if err := c.selectEF(ef); err != nil {
+			return c.securityErr(err)
+		}
+		head, err := c.readBinary(0, 7)
+		if err != nil {
+			return fmt.Errorf("read EF %04X header: %w", ef, c.securityErr(err))
+		}
+		total, err := DERLength(head)
+		if err != nil {
+			return fmt.Errorf("EF %04X: %w", ef, err)
+		}
+		if len(head) > total {
+			head = head[:total]
+		}
+		out, err = c.readAt(ef, head, total)
+		return err
+	})
+	return out, err
+}
+
+// securityErr turns 69 82 into ErrNotLoggedIn (wrapping the status word).
+func (c *Card) securityErr(err error) error {
+	if errors.Is(err, ErrSecurityStatus) {
+		return fmt.Errorf("%w: %w", ErrNotLoggedIn, err)
+	}
+	return err
+}
+
+// DERLength returns the total length (header + content) of the DER element whose
+// first bytes are head. Indefinite and over-long lengths are refused.
+func DERLength(head []byte) (int, error) {
+	if len(head) < 2 {
+		return 0, fmt.Errorf("DER header: %d bytes", len(head))
+	}
+	if head[0]&0x1F == 0x1F {
+		return 0, fmt.Errorf("DER header: multi-byte tags not expected")
+	}
+	l := int(head[1])
+	if l < 0x80 {
+		return 2 + l, nil
+	}
+	n := l & 0x7F
+	if n == 0 || n > 2 {
+		return 0, fmt.Errorf("DER header: length of %d bytes not supported", n)
+	}
+	if len(head) < 2+n {
+		return 0, fmt.Errorf("DER header truncated")
+	}
+	v := 0
+	for _, b := range head[2 : 2+n] {
+		v = v<<8 | int(b)
+	}
+	total := 2 + n + v
+	if total > MaxFileSize+1 {
+		return 0, fmt.Errorf("DER length %d beyond the largest file a card can hold", total)
+	}
+	return total, nil
+}
+
+// TriesLeft asks how many PIN tries remain for k; it costs no try (VERIFY with no
+// data). A blocked PIN gives 0 and no error.
+func (c *Card) TriesLeft(k Key) (int, error) {
+	n := 0
+	err := c.Do(func() error {
+		if err := c.selectEF(k.PINFile()); err != nil {
+			return err
+		}
+		r, err := c.transmit(Command{CLA: 0x00, INS: 0x20, P1: 0x00, P2: 0x80})
+		if err != nil {
+			return err
+		}
+		if r.SW == 0x9000 {
+			n = k.MaxTries()
+			return nil
+		}
+		se := StatusError(r.SW)
+		if t, ok := se.TriesLeft(); ok {
+			n = t
+			return nil
+		}
+		if errors.Is(se, ErrPINBlocked) {
+			n = 0
+			return nil
+		}
+		return fmt.Errorf("tries left for the %v PIN: %w", k, se)
+	})
+	return n, err
+}
+
+// Verify checks the PIN for k with the card. The PIN must pass CheckPIN first;
+// a malformed PIN is refused with ErrPINFormat and nothing is sent. On a wrong PIN
+// the error matches ErrWrongPIN and carries the tries left (StatusError.TriesLeft);
+// a blocked PIN matches ErrPINBlocked. It never retries.
+func (c *Card) Verify(k Key, pin []byte) error {
+	p, err := CheckPIN(k, pin)
+	if err != nil {
+		return err
+	}
+	defer Wipe(p)
+	return c.Do(func() error { return c.verify(k, p) })
+}
+
+func (c *Card) verify(k Key, p []byte) error {
+	if err := c.selectEF(k.PINFile()); err != nil {
+		return err
+	}
+	c.verified[k] = false
+	r, err := c.transmit(Command{CLA: 0x00, INS: 0x20, P1: 0x00, P2: 0x80, Data: p})
+	if err != nil {
+		return err
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("verify %v PIN: %w", k, err)
+	}
+	c.verified[k] = true
+	return nil
+}
+
+// ChangePIN verifies oldPIN and sets newPIN for k, in one transaction. Both are
+// checked by CheckPIN before anything is sent.
+func (c *Card) ChangePIN(k Key, oldPIN, newPIN []byte) error {
+	o, err := CheckPIN(k, oldPIN)
+	if err != nil {
+		return err
+	}
+	defer Wipe(o)
+	n, err := CheckPIN(k, newPIN)
+	if err != nil {
+		return fmt.Errorf("new PIN: %w", err)
+	}
+	defer Wipe(n)
+	return c.Do(func() error {
+		if err := c.verify(k, o); err != nil {
+			return err
+		}
+		r, err := c.transmit(Command{CLA: 0x00, INS: 0x24, P1: 0x01, P2: 0x80, Data: n})
+		if err != nil {
+			return err
+		}
+		if err := r.Err(); err != nil {
+			return fmt.Errorf("change %v PIN: %w", k, err)
+		}
+		return nil
+	})
+}
+
+// Signature schemes: P1 of the signature command (shared/JPKI.md §2).
+const (
+	SchemePKCS1       byte = 0x00 // PKCS#1 v1.5 over a DigestInfo given by the host
+	SchemePSSSHA256   byte = 0x04 // RSASSA-PSS over a 32-byte SHA-256 hash, MGF1-SHA-256, salt 32
+	MaxDigestInfoSize      = 245
+)
+
+// Sign signs input with key k using scheme p1 (SchemePKCS1: a DigestInfo of at most
+// 245 bytes). It sends nothing and returns ErrNotLoggedIn when the key's PIN is not
+// verified in the current security state.
+func (c *Card) Sign(k Key, p1 byte, input []byte) ([]byte, error) {
+	if len(input) == 0 || len(input) > MaxDigestInfoSize {
+		return nil, fmt.Errorf("sign: input of %d bytes (1 to %d allowed)", len(input), MaxDigestInfoSize)
+	}
+	var sig []byte
+	err := c.Do(func() error {
+		if !c.verified[k] {
+			return ErrNotLoggedIn
+		}
+		if err := c.selectEF(k.KeyFile()); err != nil {
+			return err
+		}
+		r, err := c.transmit(Command{CLA: 0x80, INS: 0x2A, P1: p1, P2: 0x80, Data: input, Le: 256})
+		if err != nil {
+			return err
+		}
+		if err := r.Err(); err != nil {
+			if errors.Is(err, ErrSecurityStatus) {
+				c.verified[k] = false
+			}
+			return fmt.Errorf("sign with the %v key: %w", k, c.securityErr(err))
+		}
+		sig = r.Data
+		return nil
+	})
+	return sig, err
+}
+
+// Logout forgets the verification of k. When no other key stays verified, the AP
+// is selected again so the card itself drops the security state; otherwise only
+// this Card's model forgets it (the card cannot drop one PIN alone).
+func (c *Card) Logout(k Key) error {
+	c.verified[k] = false
+	for _, v := range c.verified {
+		if v {
+			return nil
+		}
+	}
+	return c.Do(func() error {
+		c.selected = false
+		return c.selectAP()
+	})
+}

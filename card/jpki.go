@@ -1,0 +1,121 @@
+package card
+
+// AID of the JPKI application (shared/JPKI.md §1).
+var AID = []byte{0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01}
+
+// Elementary files of the JPKI AP (shared/JPKI.md §3).
+const (
+	EFSignCert   uint16 = 0x0001 // signature certificate: readable only after the sign PIN
+	EFSignCACert uint16 = 0x0002
+	EFTokenInfo  uint16 = 0x0006
+	EFPresence   uint16 = 0x0008
+	EFAuthCert   uint16 = 0x000A
+	EFAuthCACert uint16 = 0x000B
+	EFAuthKey    uint16 = 0x0017
+	EFAuthPIN    uint16 = 0x0018
+	EFSignKey    uint16 = 0x001A
+	EFSignPIN    uint16 = 0x001B
+)
+
+// Token-info labels (EF 0006, 32 bytes space padded).
+const (
+	LabelMyNumber = "JPKIAPICCTOKEN2"
+	LabelJuki     = "JPKIAPICCTOKEN"
+	LabelAndroid  = "JPKIAPGPSETOKEN"
+	LabelIPhone   = "JPKIAPIOSTOKEN"
+)
+
+// Key names one of the card's two key pairs.
+type Key int
+
+// The two key pairs; zero is "unset".
+const (
+	AuthKey Key = iota + 1 // user authentication (利用者証明用), 4-digit PIN
+	SignKey                // digital signature (署名用), 6-16 character password
+)
+
+func (k Key) String() string {
+	switch k {
+	case AuthKey:
+		return "authentication"
+	case SignKey:
+		return "signature"
+	}
+	return "unknown key"
+}
+
+// PINFile is the EF of the key's PIN.
+func (k Key) PINFile() uint16 {
+	if k == SignKey {
+		return EFSignPIN
+	}
+	return EFAuthPIN
+}
+
+// KeyFile is the EF of the private key.
+func (k Key) KeyFile() uint16 {
+	if k == SignKey {
+		return EFSignKey
+	}
+	return EFAuthKey
+}
+
+// CertFile is the EF of the key's certificate.
+func (k Key) CertFile() uint16 {
+	if k == SignKey {
+		return EFSignCert
+	}
+	return EFAuthCert
+}
+
+// CACertFile is the EF of the certificate of the CA that issued the key's certificate.
+func (k Key) CACertFile() uint16 {
+	if k == SignKey {
+		return EFSignCACert
+	}
+	return EFAuthCACert
+}
+
+// MaxTries is the retry counter of a fresh PIN: 3 for authentication, 5 for signature.
+func (k Key) MaxTries() int {
+	if k == SignKey {
+		return 5
+	}
+	return 3
+}
+
+// Kind is what Identify found in a reader.
+type Kind int
+
+// The kinds of card.
+const (
+	KindNotJPKI        Kind = iota + 1 // no JPKI application
+	KindMyNumber                       // My Number Card with both certificates
+	KindMyNumberNoSign                 // My Number Card without a signature certificate (under 15)
+	KindJuki                           // Juki card: JPKI present, certificates all expired
+	KindOther                          // a JPKI token of another kind (phone), reported by label
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindNotJPKI:
+		return "not a JPKI card"
+	case KindMyNumber:
+		return "My Number Card"
+	case KindMyNumberNoSign:
+		return "My Number Card without a signature certificate (under 15)"
+	case KindJuki:
+		return "Juki card (its certificates have all expired)"
+	case KindOther:
+		return "JPKI token of another kind"
+	}
+	return "unknown"
+}
+
+// Info is what Identify reads from the JPKI AP (EF 0006 and EF 0008).
+type Info struct {
+	Kind        Kind
+	TokenLabel  string // EF 0006 label, trailing spaces trimmed
+	HasAuthCert bool
+	HasSignCert bool
+}
