@@ -456,3 +456,6 @@ func (c *Card) Logout(k Key) error {
 		return c.selectAP()
 	})
 }
+
+// IsNotLoggedIn reports whether err means the key's PIN is not verified now.
+func IsNotLoggedIn(err error) bool { return errors.Is(err, ErrNotLoggedIn) }

@@ -1,0 +1,211 @@
+// Package pcsc is the card.Transport and card.System over PC/SC
+// (github.com/ebfe/scard): pcsc-lite on Linux, the PC/SC framework on macOS,
+// winscard.dll on Windows.
+package pcsc
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ebfe/scard"
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+)
+
+// pnpReader is the pseudo reader whose state changes when a reader is added or removed.
+const pnpReader = `\\?PnP?\Notification`
+
+// DefaultTransactionWait bounds how long Begin waits for another application's
+// transaction before it gives up with card.ErrTimeout.
+const DefaultTransactionWait = 10 * time.Second
+
+// System is a card.System on PC/SC. The PC/SC context is established on first use
+// and re-established after the service went away (pcscd restarted).
+type System struct {
+	mu  sync.Mutex
+	ctx *scard.Context
+	// TransactionWait bounds Begin; zero means DefaultTransactionWait.
+	TransactionWait time.Duration
+}
+
+var _ card.System = (*System)(nil)
+
+// New returns a System; it does not talk to PC/SC until first used.
+func New() (*System, error) {
+	return &System{}, nil
+}
+
+// context returns the live PC/SC context, establishing it when needed.
+func (s *System) context() (*scard.Context, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx != nil {
+		return s.ctx, nil
+	}
+	c, err := scard.EstablishContext()
+	if err != nil {
+		return nil, classify("establish context", err)
+	}
+	s.ctx = c
+	return c, nil
+}
+
+// drop forgets a context that failed with a service error, so the next call
+// establishes a new one.
+func (s *System) drop(c *scard.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx == c && c != nil {
+		_ = c.Release()
+		s.ctx = nil
+	}
+}
+
+// call runs f with the live context, once more with a fresh context if the first
+// failed because the service went away (pcscd restarted since).
+func (s *System) call(op string, f func(*scard.Context) error) error {
+	for try := 0; ; try++ {
+		c, err := s.context()
+		if err != nil {
+			return err
+		}
+		err = classify(op, f(c))
+		if err == nil || !serviceGone(err) || try > 0 {
+			return err
+		}
+		s.drop(c)
+	}
+}
+
+// Readers lists the readers (sorted as PC/SC lists them); card.ErrNoReader when none.
+func (s *System) Readers() ([]string, error) {
+	var names []string
+	err := s.call("list readers", func(c *scard.Context) error {
+		var err error
+		names, err = c.ListReaders()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, card.ErrNoReader
+	}
+	return names, nil
+}
+
+// Status reads the readers' states without waiting and without an APDU.
+func (s *System) Status(readers []string) ([]card.ReaderStatus, error) {
+	if len(readers) == 0 {
+		return nil, nil
+	}
+	rs := make([]scard.ReaderState, len(readers))
+	for i, r := range readers {
+		rs[i] = scard.ReaderState{Reader: r, CurrentState: scard.StateUnaware}
+	}
+	err := s.call("status", func(c *scard.Context) error {
+		err := c.GetStatusChange(rs, 0)
+		if errors.Is(err, scard.ErrTimeout) {
+			return nil
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, card.ErrNoReader) {
+		return nil, err
+	}
+	out := make([]card.ReaderStatus, len(readers))
+	for i, r := range rs {
+		out[i] = toStatus(r)
+	}
+	return out, nil
+}
+
+func toStatus(r scard.ReaderState) card.ReaderStatus {
+	st := card.ReaderStatus{Name: r.Reader, Events: uint32(r.EventState) >> 16}
+	flags := r.EventState & 0xFFFF
+	st.Present = flags&scard.StatePresent != 0 && flags&(scard.StateMute|scard.StateUnavailable|scard.StateUnknown) == 0
+	if st.Present {
+		st.ATR = slices.Clone(r.Atr)
+	}
+	return st
+}
+
+func fromStatus(st card.ReaderStatus) scard.StateFlag {
+	f := scard.StateEmpty
+	if st.Present {
+		f = scard.StatePresent
+	}
+	return f | scard.StateFlag(st.Events)<<16
+}
+
+// Wait blocks until a reader's state differs from known, a reader is added or
+// removed, or ctx is done. It uses its own PC/SC context so that it never blocks
+// the calls of other goroutines.
+func (s *System) Wait(ctx context.Context, known []card.ReaderStatus) error {
+	wc, err := scard.EstablishContext()
+	if err != nil {
+		return classify("establish context", err)
+	}
+	defer wc.Release()
+	stop := context.AfterFunc(ctx, func() { _ = wc.Cancel() })
+	defer stop()
+	rs := make([]scard.ReaderState, 0, len(known)+1)
+	for _, k := range known {
+		rs = append(rs, scard.ReaderState{Reader: k.Name, CurrentState: fromStatus(k)})
+	}
+	rs = append(rs, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateUnaware})
+	// The first call learns the PnP pseudo reader's state; later calls wait for changes.
+	for first := true; ; first = false {
+		err := wc.GetStatusChange(rs, time.Duration(-1))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			return classify("wait", err)
+		}
+		for i, r := range rs[:len(known)] {
+			now := toStatus(r)
+			if now.Present != known[i].Present || now.Events != known[i].Events || r.EventState&scard.StateUnknown != 0 {
+				return nil
+			}
+			rs[i].CurrentState = r.EventState
+		}
+		pnp := &rs[len(rs)-1]
+		if !first && pnp.EventState&scard.StateChanged != 0 {
+			return nil
+		}
+		pnp.CurrentState = pnp.EventState &^ scard.StateChanged
+	}
+}
+
+// Connect opens a shared connection to the card in reader.
+func (s *System) Connect(reader string) (card.Transport, error) {
+	var h *scard.Card
+	err := s.call("connect", func(c *scard.Context) error {
+		var err error
+		h, err = c.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	wait := s.TransactionWait
+	if wait == 0 {
+		wait = DefaultTransactionWait
+	}
+	return &Conn{h: h, reader: reader, wait: wait}, nil
+}
+
+// Close releases the PC/SC context.
+func (s *System) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx != nil {
+		err := s.ctx.Release()
+		s.ctx = nil
+		return classify("release", err)
+	}
+	return nil
+}
