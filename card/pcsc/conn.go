@@ -2,6 +2,7 @@ package pcsc
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -111,6 +112,10 @@ func (c *Conn) Transmit(cmd []byte) ([]byte, error) {
 	out, err := c.h.Transmit(cmd)
 	if err = classify("transmit", err); errors.Is(err, card.ErrReset) {
 		_ = c.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard)
+	}
+	if err == nil && len(out) < 2 {
+		// pcscd with vpcd answers success and no bytes when the card leaves mid-command.
+		return nil, fmt.Errorf("pcsc transmit: %d-byte answer: %w", len(out), card.ErrRemoved)
 	}
 	return out, err
 }

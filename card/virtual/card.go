@@ -1,6 +1,7 @@
 package virtual
 
 import (
+	"bytes"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -342,8 +343,8 @@ func (c *Card) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Status{Options: c.st.Options, AuthTries: c.st.AuthTries, SignTries: c.st.SignTries,
-		AuthCert: c.files[card.EFAuthCert], SignCert: c.files[card.EFSignCert],
-		AuthCA: c.files[card.EFAuthCACert], SignCA: c.files[card.EFSignCACert]}
+		AuthCert: bytes.Clone(c.files[card.EFAuthCert]), SignCert: bytes.Clone(c.files[card.EFSignCert]),
+		AuthCA: bytes.Clone(c.files[card.EFAuthCACert]), SignCA: bytes.Clone(c.files[card.EFSignCACert])}
 }
 
 // MaskPIN returns a copy of cmd with the data of VERIFY (INS 20) and CHANGE

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -71,12 +72,38 @@ func randomHex(n int) string {
 	return strings.ToUpper(hex.EncodeToString(b))
 }
 
+// caKeys holds the test CAs' two keys, generated once per process: every card a
+// process makes shares them (the holder keys are always fresh), which halves the
+// cost of a card in tests. This is the package's only process-wide state.
+var caKeys struct {
+	once sync.Once
+	keys [2]*rsa.PrivateKey
+	err  error
+}
+
+func testCAKeys() ([2]*rsa.PrivateKey, error) {
+	caKeys.once.Do(func() {
+		for i := range caKeys.keys {
+			if caKeys.keys[i], caKeys.err = rsa.GenerateKey(rand.Reader, 2048); caKeys.err != nil {
+				return
+			}
+		}
+	})
+	return caKeys.keys, caKeys.err
+}
+
 // makeMaterial generates keys and certificates for o (already defaulted).
 func makeMaterial(o Options) (*material, error) {
 	var m material
-	keys := []**rsa.PrivateKey{&m.authKey, &m.authCAKey}
+	ca, err := testCAKeys()
+	if err != nil {
+		return nil, err
+	}
+	m.authCAKey = ca[0]
+	keys := []**rsa.PrivateKey{&m.authKey}
 	if !o.Under15 {
-		keys = append(keys, &m.signKey, &m.signCAKey)
+		m.signCAKey = ca[1]
+		keys = append(keys, &m.signKey)
 	}
 	for _, k := range keys {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -92,7 +119,6 @@ func makeMaterial(o Options) (*material, error) {
 	}
 	caFrom, caTo := o.Issued.AddDate(-2, 0, 0), o.Issued.AddDate(20, 0, 0)
 
-	var err error
 	authCA := &x509.Certificate{SerialNumber: serial(), Subject: caName("JPKI for user authentication"),
 		NotBefore: caFrom, NotAfter: caTo, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
@@ -121,9 +147,17 @@ func makeMaterial(o Options) (*material, error) {
 	if err != nil {
 		return nil, err
 	}
-	sign := &x509.Certificate{SerialNumber: serial(),
-		Subject: pkix.Name{Country: []string{"JP"}, Locality: []string{"Tokyo-to", "Chiyoda-ku"},
-			CommonName: randomHex(12) + "S"},
+	// One RDN per attribute, as on a real card: C, L (prefecture), L (municipality), CN.
+	subject, err := asn1.Marshal(pkix.RDNSequence{
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 6}, Value: "JP"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 7}, Value: "Tokyo-to"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 7}, Value: "Chiyoda-ku"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: randomHex(12) + "S"}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	sign := &x509.Certificate{SerialNumber: serial(), RawSubject: subject,
 		NotBefore: notBefore, NotAfter: notAfter, // never outlives the auth certificate: same end
 		KeyUsage:        x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		ExtraExtensions: []pkix.Extension{san}}

@@ -145,9 +145,10 @@ func (c *Card) selectFile(a apdu) []byte {
 		if a.p2 != 0x0C {
 			return sw(swWrongP1P2)
 		}
-		if len(a.data) == 0 || a.hasLe {
+		if len(a.data) == 0 {
 			return sw(swWrongLength)
 		}
+		// An Le (case 4, as some host software sends) is tolerated: no FCI comes back.
 		c.deselect()
 		if bytes.Equal(a.data, card.AID) {
 			c.ap = apJPKI

@@ -1,0 +1,24 @@
+package card
+
+import "fmt"
+
+// ReadHead reads the first n (1..256) bytes of ef in one transaction: enough of a
+// certificate to learn its serial number without reading the whole file.
+func (c *Card) ReadHead(ef uint16, n int) ([]byte, error) {
+	if n < 1 || n > 256 {
+		return nil, fmt.Errorf("read head of EF %04X: %d bytes (1 to 256 allowed)", ef, n)
+	}
+	var out []byte
+	err := c.Do(func() error {
+		if err := c.selectEF(ef); err != nil {
+			return c.securityErr(err)
+		}
+		b, err := c.readBinary(0, n)
+		if err != nil {
+			return fmt.Errorf("read EF %04X head: %w", ef, c.securityErr(err))
+		}
+		out = b
+		return nil
+	})
+	return out, err
+}
