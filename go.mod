@@ -3,6 +3,7 @@ module github.com/jpki-pkcs11/jpki-pkcs11
 go 1.26.8
 
 require (
+	github.com/digitorus/pdf v0.1.2
 	github.com/digitorus/pdfsign v0.0.0-20250819064552-5f74f69dda1d
 	github.com/digitorus/pkcs7 v0.0.0-20230818184609-3a137a874352
 	github.com/ebfe/scard v0.0.0-20230420082256-7db3f9b7c8a7
@@ -10,7 +11,6 @@ require (
 )
 
 require (
-	github.com/digitorus/pdf v0.1.2 // indirect
 	github.com/digitorus/timestamp v0.0.0-20231217203849-220c5c2851b7 // indirect
 	github.com/mattetti/filebuffer v1.0.1 // indirect
 	golang.org/x/crypto v0.41.0 // indirect

@@ -1,0 +1,123 @@
+package pades
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/digitorus/pkcs7"
+)
+
+func minimalPDF() []byte {
+	const content = "BT /F1 24 Tf 72 760 Td (Hello) Tj ET"
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	var offs []int
+	for i, o := range objs {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
+
+func testChain(t *testing.T) (*rsa.PrivateKey, []*x509.Certificate) {
+	t.Helper()
+	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	now := time.Now()
+	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"}, NotBefore: now.Add(-time.Hour),
+		NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caT, caT, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	eeT := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "signer"}, NotBefore: now.Add(-time.Hour),
+		NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment}
+	eeDER, err := x509.CreateCertificate(rand.Reader, eeT, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ee, _ := x509.ParseCertificate(eeDER)
+	return key, []*x509.Certificate{ee, ca}
+}
+
+// check verifies the last signature of a signed PDF with the chain's root.
+func check(t *testing.T, out []byte, from int, root *x509.Certificate) {
+	t.Helper()
+	if !bytes.Contains(out[from:], subFilterPAdES) || bytes.Contains(out[from:], subFilterLib) {
+		t.Fatal("SubFilter is not ETSI.CAdES.detached")
+	}
+	br, err := byteRange(out, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := hex.DecodeString(string(out[br[1]+1 : br[2]-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rv asn1.RawValue
+	if _, err := asn1.Unmarshal(all, &rv); err != nil {
+		t.Fatal(err)
+	}
+	der := rv.FullBytes
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		t.Fatalf("CMS: %v", err)
+	}
+	p7.Content = append(append([]byte(nil), out[:br[1]]...), out[br[2]:]...)
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	if err := p7.VerifyWithChain(pool); err != nil {
+		t.Fatalf("CMS does not verify: %v", err)
+	}
+	var ess asn1.RawValue
+	if err := p7.UnmarshalSignedAttribute(oidSigningCertificateV2, &ess); err != nil {
+		t.Errorf("signing-certificate-v2 attribute: %v", err)
+	}
+}
+
+func TestSignTwice(t *testing.T) {
+	key, chain := testChain(t)
+	doc := minimalPDF()
+	out, err := Sign(doc, key, chain, Info{Reason: "r", Location: "l", Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, out, len(doc), chain[1])
+	out2, err := Sign(out, key, chain, Info{Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, out2, len(out), chain[1])
+	if !bytes.HasPrefix(out2, out) {
+		t.Fatal("the second signature rewrote the first")
+	}
+}
+
+func TestNotAPDF(t *testing.T) {
+	key, chain := testChain(t)
+	if _, err := Sign([]byte("hello"), key, chain, Info{}); err == nil {
+		t.Fatal("signed a non-PDF")
+	}
+	if _, err := Sign(minimalPDF(), key, nil, Info{}); err == nil {
+		t.Fatal("signed without a certificate")
+	}
+}
