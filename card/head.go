@@ -10,10 +10,7 @@ func (c *Card) ReadHead(ef uint16, n int) ([]byte, error) {
 	}
 	var out []byte
 	err := c.Do(func() error {
-		if err := c.selectEF(ef); err != nil {
-			return c.securityErr(err)
-		}
-		b, err := c.readBinary(0, n)
+		b, err := c.readFirst(ef, n)
 		if err != nil {
 			return fmt.Errorf("read EF %04X head: %w", ef, c.securityErr(err))
 		}

@@ -1,0 +1,345 @@
+package session
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/objects"
+)
+
+// objectsPerCard is the block of object handles reserved for one card insertion:
+// 8 per token. Handles are never reused: a new insertion gets a new block.
+const objectsPerCard = 16
+
+// cardState is one insertion of a card in a reader. It lives until the card is
+// removed (or replaced); nothing read from the card outlives it.
+type cardState struct {
+	m       *Manager
+	reader  string
+	idx     int
+	events  uint32
+	objBase ck.ULong
+	gone    bool // guarded by Manager.mu
+
+	// mu is the card lock: it guards c, certs and objs, and is held around every
+	// card operation.
+	mu    sync.Mutex
+	c     *card.Card
+	certs map[uint16]*certEntry
+	objs  map[ck.ULong]*objects.Object
+	pss   int8 // RSASSA-PSS: 0 not probed yet, 1 supported, -1 not
+	dead  bool // transport closed: this insertion is over, never reconnect
+
+	// smu guards the facts below; it is a leaf lock held for no I/O.
+	smu        sync.Mutex
+	identified bool
+	info       card.Info
+	serial     string
+	tries      [3]int  // by card.Key; -1 unknown
+	loggedIn   [3]bool // by card.Key: login state shared by the token's sessions
+}
+
+// certEntry caches one certificate file (or the fact that it is absent).
+type certEntry struct {
+	cert *objects.Certificate
+	err  error
+}
+
+// keyOf is the card key behind a token.
+func keyOf(t objects.Token) card.Key {
+	if t == objects.SignToken {
+		return card.SignKey
+	}
+	return card.AuthKey
+}
+
+// run connects if needed and runs f under the card lock; it then updates the
+// login state from the card's model (a reset or logout seen by the card layer
+// ends the token's login).
+func (cs *cardState) run(f func(c *card.Card) error) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.dead {
+		return fmt.Errorf("reader %q: %w", cs.reader, card.ErrRemoved)
+	}
+	if cs.c == nil {
+		t, err := cs.m.sys.Connect(cs.reader)
+		if err != nil {
+			return fmt.Errorf("connect to %q: %w", cs.reader, err)
+		}
+		cs.c = card.New(t)
+	}
+	err := f(cs.c)
+	cs.smu.Lock()
+	for _, k := range []card.Key{card.AuthKey, card.SignKey} {
+		if cs.loggedIn[k] && !cs.c.LoggedIn(k) {
+			cs.loggedIn[k] = false
+			cs.m.log.Info("login lost (card reset or state changed)", "reader", cs.reader, "key", k.String())
+		}
+	}
+	cs.smu.Unlock()
+	return err
+}
+
+// close releases the card's transport (waits for the card lock).
+func (cs *cardState) close() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.closeLocked()
+}
+
+func (cs *cardState) closeLocked() {
+	cs.dead = true
+	if cs.c != nil {
+		cs.c.Transport().Close()
+		cs.c = nil
+	}
+}
+
+// logoutAll drops every verified PIN on the card (card lock held).
+func (cs *cardState) logoutAll() {
+	if cs.c == nil {
+		return
+	}
+	for _, k := range []card.Key{card.AuthKey, card.SignKey} {
+		if cs.c.LoggedIn(k) {
+			cs.c.Logout(k)
+		}
+	}
+}
+
+// isLoggedIn reports the token's login state.
+func (cs *cardState) isLoggedIn(k card.Key) bool {
+	cs.smu.Lock()
+	defer cs.smu.Unlock()
+	return cs.loggedIn[k]
+}
+
+func (cs *cardState) setLoggedIn(k card.Key, v bool) {
+	cs.smu.Lock()
+	cs.loggedIn[k] = v
+	cs.smu.Unlock()
+}
+
+func (cs *cardState) setTries(k card.Key, n int) {
+	cs.smu.Lock()
+	cs.tries[k] = n
+	cs.smu.Unlock()
+}
+
+// facts is a snapshot of what identification found.
+type facts struct {
+	identified bool
+	info       card.Info
+	serial     string
+	tries      [3]int
+}
+
+func (cs *cardState) facts() facts {
+	cs.smu.Lock()
+	defer cs.smu.Unlock()
+	return facts{cs.identified, cs.info, cs.serial, cs.tries}
+}
+
+// hasToken reports whether the card shows token t (identified first).
+func (f facts) hasToken(t objects.Token) bool {
+	if !f.identified {
+		return false
+	}
+	switch f.info.Kind {
+	case card.KindMyNumber, card.KindMyNumberNoSign, card.KindOther:
+	default:
+		return false
+	}
+	if t == objects.SignToken {
+		return f.info.HasSignCert
+	}
+	return true
+}
+
+// identify reads what the slot list and token info need, once per insertion: the
+// JPKI AP, its label/presence files and the head of the authentication
+// certificate (for the serial). The PIN counters are read per token by
+// TokenInfo. Errors leave the card unidentified (tried again on the next call).
+func (m *Manager) identify(cs *cardState) facts {
+	if f := cs.facts(); f.identified {
+		return f
+	}
+	err := m.withCard(cs, func(c *card.Card) error {
+		if cs.facts().identified {
+			return nil
+		}
+		info, err := c.Identify()
+		if err != nil {
+			return fmt.Errorf("identify: %w", err)
+		}
+		serial := ""
+		switch info.Kind {
+		case card.KindNotJPKI:
+			m.log.Info("card without the JPKI application: no token", "reader", cs.reader)
+		case card.KindJuki:
+			m.log.Info("Juki card: its JPKI certificates have all expired (none issued since 2015): no token", "reader", cs.reader)
+		default:
+			head, err := c.ReadHead(card.EFAuthCert, 40)
+			if err != nil && !errors.Is(err, card.ErrFileNotFound) {
+				return fmt.Errorf("authentication certificate head: %w", err)
+			}
+			serial = serialFrom(head)
+		}
+		cs.smu.Lock()
+		cs.identified, cs.info, cs.serial = true, info, serial
+		cs.smu.Unlock()
+		m.log.Info("card identified", "reader", cs.reader, "kind", info.Kind.String(),
+			"sign_cert", info.HasSignCert, "serial", serial)
+		return nil
+	})
+	if err != nil {
+		m.log.Warn("card identification failed", "reader", cs.reader, "err", err)
+	}
+	return cs.facts()
+}
+
+// serialFrom derives the 16-character token serial from the head of the
+// authentication certificate: its serial number in hex, left-padded with zeros,
+// or the first 16 hex digits of its SHA-256 when longer.
+func serialFrom(head []byte) string {
+	sn, ok := objects.SerialFromHead(head)
+	if !ok {
+		return strings.Repeat("0", 16)
+	}
+	h := strings.ToUpper(hex.EncodeToString(sn))
+	if len(h) > 16 {
+		sum := sha256.Sum256(sn)
+		return strings.ToUpper(hex.EncodeToString(sum[:8]))
+	}
+	return strings.Repeat("0", 16-len(h)) + h
+}
+
+// certificate reads and parses a certificate file at most once per insertion
+// (card lock held by the caller through run).
+func (cs *cardState) certificate(c *card.Card, ef uint16) (*objects.Certificate, error) {
+	if e, ok := cs.certs[ef]; ok {
+		return e.cert, e.err
+	}
+	der, err := c.ReadFile(ef)
+	if err != nil {
+		if errors.Is(err, card.ErrFileNotFound) {
+			cs.certs[ef] = &certEntry{err: err}
+		}
+		return nil, err
+	}
+	cert, err := objects.ParseCertificate(der)
+	if err != nil {
+		err = fmt.Errorf("EF %04X: %w", ef, err)
+		cs.certs[ef] = &certEntry{err: err}
+		return nil, err
+	}
+	cs.certs[ef] = &certEntry{cert: cert}
+	return cert, nil
+}
+
+// objectHandle is the handle of the i-th object of token t of this card.
+func (cs *cardState) objectHandle(t objects.Token, i int) ck.ULong {
+	return cs.objBase + ck.ULong(t-1)*8 + ck.ULong(i)
+}
+
+// object builds (or returns from the cache) object i of token t, reading the
+// certificates it needs. errAbsent means the card has no such object. A key's
+// CKA_ALLOWED_MECHANISMS depends on whether the card signs with PSS: the card is
+// asked (2 APDUs, once per insertion) only when mechs is true or already known.
+func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*objects.Object, error) {
+	specs := objects.Layout(t)
+	s := specs[i]
+	h := cs.objectHandle(t, i)
+	var obj *objects.Object
+	err := m.withCard(cs, func(c *card.Card) error {
+		isKey := s.Kind == objects.KindPublicKey || s.Kind == objects.KindPrivateKey
+		if o, ok := cs.objs[h]; ok {
+			if _, rv := o.Attr(ck.CKA_ALLOWED_MECHANISMS); !isKey || rv == ck.CKR_OK || !mechs && cs.pss == 0 {
+				obj = o
+				return nil
+			}
+		}
+		k := keyOf(t)
+		var cert, ca *objects.Certificate
+		var err error
+		if s.NeedsCert() {
+			if cert, err = cs.certificate(c, k.CertFile()); err != nil {
+				return err
+			}
+		}
+		if s.NeedsCA() {
+			if ca, err = cs.certificate(c, k.CACertFile()); err != nil {
+				return err
+			}
+		}
+		var allowed []ck.ULong
+		if isKey && (mechs || cs.pss != 0) {
+			pss, err := cs.probePSS(c, k)
+			if err != nil {
+				return err
+			}
+			allowed = mechanismsFor(s.Kind, pss)
+		}
+		o, err := objects.Build(s, cert, ca, allowed)
+		if err != nil {
+			return err
+		}
+		cs.objs[h] = o
+		obj = o
+		return nil
+	})
+	if errors.Is(err, card.ErrFileNotFound) {
+		return nil, errAbsent
+	}
+	if err != nil && !removal(err) && !errors.Is(err, card.ErrNotLoggedIn) {
+		m.log.Warn("reading an object failed", "reader", cs.reader, "object", s.Label, "err", err)
+	}
+	return obj, err
+}
+
+// probePSS asks the card once per insertion whether it knows scheme 04 (card
+// lock held). The probe sends no data: it neither signs nor spends a try.
+func (cs *cardState) probePSS(c *card.Card, k card.Key) (bool, error) {
+	if cs.pss == 0 {
+		ok, err := c.SupportsScheme(k, card.SchemePSSSHA256)
+		if err != nil {
+			return false, fmt.Errorf("RSASSA-PSS probe: %w", err)
+		}
+		cs.pss = -1
+		if ok {
+			cs.pss = 1
+		}
+		cs.m.log.Info("card signature schemes", "reader", cs.reader, "pss", ok)
+	}
+	return cs.pss == 1, nil
+}
+
+// triesLeft returns the PIN counter of k, asking the card (no try spent) only the
+// first time in this insertion; later values come from the answers to VERIFY.
+func (m *Manager) triesLeft(cs *cardState, k card.Key) (int, error) {
+	if n := cs.facts().tries[k]; n >= 0 {
+		return n, nil
+	}
+	n := -1
+	err := m.withCard(cs, func(c *card.Card) error {
+		if n = cs.facts().tries[k]; n >= 0 {
+			return nil
+		}
+		var err error
+		n, err = c.TriesLeft(k)
+		if err == nil {
+			cs.setTries(k, n)
+		}
+		return err
+	})
+	return n, err
+}
+
+var errAbsent = errors.New("object absent on this card")

@@ -1,0 +1,153 @@
+package session
+
+import (
+	"crypto"
+	_ "crypto/sha1" // registers SHA-1
+	_ "crypto/sha256"
+	_ "crypto/sha512"
+	"slices"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/objects"
+)
+
+// keyBits is the size of every JPKI key today.
+const keyBits = 2048
+
+// signMechs are the signature mechanisms of the card's keys, in the order listed.
+var signMechs = []ck.ULong{ck.CKM_RSA_PKCS, ck.CKM_SHA1_RSA_PKCS, ck.CKM_SHA224_RSA_PKCS,
+	ck.CKM_SHA256_RSA_PKCS, ck.CKM_SHA384_RSA_PKCS, ck.CKM_SHA512_RSA_PKCS}
+
+// pssMechs are the RSASSA-PSS mechanisms (card scheme 04: SHA-256, MGF1-SHA-256,
+// salt 32), offered only when the card knows the scheme.
+var pssMechs = []ck.ULong{ck.CKM_RSA_PKCS_PSS, ck.CKM_SHA256_RSA_PKCS_PSS}
+
+// digestMechs are the digests done on the host.
+var digestMechs = []ck.ULong{ck.CKM_SHA_1, ck.CKM_SHA224, ck.CKM_SHA256, ck.CKM_SHA384, ck.CKM_SHA512}
+
+// hashOf gives the hash of a hash-and-sign mechanism or a digest mechanism;
+// ok is false for CKM_RSA_PKCS (no hash) and unknown mechanisms.
+func hashOf(mech ck.ULong) (crypto.Hash, bool) {
+	switch mech {
+	case ck.CKM_SHA1_RSA_PKCS, ck.CKM_SHA_1:
+		return crypto.SHA1, true
+	case ck.CKM_SHA224_RSA_PKCS, ck.CKM_SHA224:
+		return crypto.SHA224, true
+	case ck.CKM_SHA256_RSA_PKCS, ck.CKM_SHA256, ck.CKM_SHA256_RSA_PKCS_PSS:
+		return crypto.SHA256, true
+	case ck.CKM_SHA384_RSA_PKCS, ck.CKM_SHA384:
+		return crypto.SHA384, true
+	case ck.CKM_SHA512_RSA_PKCS, ck.CKM_SHA512:
+		return crypto.SHA512, true
+	}
+	return 0, false
+}
+
+// digestInfoPrefix is the DER DigestInfo header before the hash (RFC 8017 §9.2 note 1).
+var digestInfoPrefix = map[crypto.Hash][]byte{
+	crypto.SHA1:   {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+	crypto.SHA224: {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c},
+	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
+	crypto.SHA384: {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
+	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+}
+
+// digestInfo wraps a hash value in its DER DigestInfo.
+func digestInfo(h crypto.Hash, sum []byte) []byte {
+	return append(append([]byte(nil), digestInfoPrefix[h]...), sum...)
+}
+
+func isSignMech(mech ck.ULong) bool { return slices.Contains(signMechs, mech) || isPSS(mech) }
+
+func isPSS(mech ck.ULong) bool { return slices.Contains(pssMechs, mech) }
+
+// mechanismsFor is CKA_ALLOWED_MECHANISMS of a key object.
+func mechanismsFor(k objects.Kind, pss bool) []ck.ULong {
+	if k != objects.KindPublicKey && k != objects.KindPrivateKey {
+		return nil
+	}
+	if pss {
+		return append(slices.Clone(signMechs), pssMechs...)
+	}
+	return signMechs
+}
+
+// pssParams checks CK_RSA_PKCS_PSS_PARAMS (three CK_ULONGs in native layout):
+// only what the card does is accepted: SHA-256, MGF1-SHA-256, salt of 32 bytes.
+func pssParams(param []byte) error {
+	if len(param) != 3*ck.ULongSize {
+		return ck.CKR_MECHANISM_PARAM_INVALID
+	}
+	h, _ := ck.DecodeULong(param[:ck.ULongSize])
+	mgf, _ := ck.DecodeULong(param[ck.ULongSize : 2*ck.ULongSize])
+	sLen, _ := ck.DecodeULong(param[2*ck.ULongSize:])
+	if h != ck.CKM_SHA256 || mgf != ck.CKG_MGF1_SHA256 || sLen != 32 {
+		return ck.CKR_MECHANISM_PARAM_INVALID
+	}
+	return nil
+}
+
+// PSSParams encodes CK_RSA_PKCS_PSS_PARAMS (for callers and tests).
+func PSSParams(hashAlg, mgf, sLen ck.ULong) []byte {
+	return append(append(ck.EncodeULong(hashAlg), ck.EncodeULong(mgf)...), ck.EncodeULong(sLen)...)
+}
+
+// checkParam checks the mechanism's parameter: none for PKCS#1 v1.5 and digests.
+func checkParam(mech Mechanism) error {
+	if isPSS(mech.Type) {
+		return pssParams(mech.Param)
+	}
+	if len(mech.Param) != 0 {
+		return ck.CKR_MECHANISM_PARAM_INVALID
+	}
+	return nil
+}
+
+// pssSupported tells (probing the card once per insertion, no PIN) whether the
+// card signs with RSASSA-PSS.
+func (m *Manager) pssSupported(cs *cardState, t objects.Token) (bool, error) {
+	var ok bool
+	err := m.withCard(cs, func(c *card.Card) error {
+		var err error
+		ok, err = cs.probePSS(c, keyOf(t))
+		return err
+	})
+	return ok, err
+}
+
+// Mechanisms lists the mechanisms of the slot's token.
+func (m *Manager) Mechanisms(slot ck.ULong) ([]ck.ULong, error) {
+	cs, t, _, err := m.token(slot)
+	if err != nil {
+		return nil, err
+	}
+	pss, err := m.pssSupported(cs, t)
+	if err != nil {
+		return nil, rvOf(err)
+	}
+	return append(mechanismsFor(objects.KindPrivateKey, pss), digestMechs...), nil
+}
+
+// MechanismInfo describes one mechanism: signatures on the card (CKF_HW) with
+// verification in software, 2048-bit keys; digests on the host.
+func (m *Manager) MechanismInfo(slot, mech ck.ULong) (MechanismInfo, error) {
+	cs, t, _, err := m.token(slot)
+	if err != nil {
+		return MechanismInfo{}, err
+	}
+	if isPSS(mech) {
+		if pss, err := m.pssSupported(cs, t); err != nil {
+			return MechanismInfo{}, rvOf(err)
+		} else if !pss {
+			return MechanismInfo{}, ck.CKR_MECHANISM_INVALID
+		}
+	}
+	if isSignMech(mech) {
+		return MechanismInfo{MinKeySize: keyBits, MaxKeySize: keyBits, Flags: ck.CKF_HW | ck.CKF_SIGN | ck.CKF_VERIFY}, nil
+	}
+	if _, ok := hashOf(mech); ok {
+		return MechanismInfo{Flags: ck.CKF_DIGEST}, nil
+	}
+	return MechanismInfo{}, ck.CKR_MECHANISM_INVALID
+}

@@ -1,0 +1,487 @@
+package session
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"errors"
+	"hash"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/objects"
+)
+
+// signOp is an active signature: fixed length, hash state or collected input.
+type signOp struct {
+	mech   ck.ULong
+	key    card.Key
+	sigLen int
+	h      hash.Hash // nil for CKM_RSA_PKCS
+	buf    []byte    // CKM_RSA_PKCS input so far
+	multi  bool      // SignUpdate was called
+}
+
+// verifyOp is an active verification in software.
+type verifyOp struct {
+	mech  ck.ULong
+	pub   *rsa.PublicKey
+	h     hash.Hash
+	buf   []byte
+	multi bool
+}
+
+// digestOp is an active digest.
+type digestOp struct {
+	h     crypto.Hash
+	state hash.Hash
+	multi bool
+}
+
+// keyObject resolves a key handle for an operation: it must be an object of the
+// session's token; a certificate or profile is CKR_KEY_HANDLE_INVALID.
+func (m *Manager) keyObject(s *session, key ck.ULong) (objects.Spec, *objects.Object, error) {
+	base := s.cs.objectHandle(s.tok, 0)
+	specs := objects.Layout(s.tok)
+	if key < base || key >= base+ck.ULong(len(specs)) {
+		return objects.Spec{}, nil, ck.CKR_KEY_HANDLE_INVALID
+	}
+	i := int(key - base)
+	spec := specs[i]
+	if spec.Kind != objects.KindPrivateKey && spec.Kind != objects.KindPublicKey {
+		return spec, nil, ck.CKR_KEY_HANDLE_INVALID
+	}
+	if !s.visible(spec) {
+		return spec, nil, ck.CKR_USER_NOT_LOGGED_IN
+	}
+	o, err := m.object(s.cs, s.tok, i, false)
+	switch {
+	case errors.Is(err, errAbsent):
+		return spec, nil, ck.CKR_KEY_HANDLE_INVALID
+	case err != nil:
+		return spec, nil, m.fail(s, err)
+	}
+	return spec, o, nil
+}
+
+// SignInit starts a signature with the token's private key. The signature length
+// is fixed here from the key's modulus.
+func (m *Manager) SignInit(h ck.ULong, mech Mechanism, key ck.ULong) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sign != nil {
+		return ck.CKR_OPERATION_ACTIVE
+	}
+	if !isSignMech(mech.Type) {
+		return ck.CKR_MECHANISM_INVALID
+	}
+	if err := checkParam(mech); err != nil {
+		return err
+	}
+	spec, o, err := m.keyObject(s, key)
+	if err != nil {
+		return err
+	}
+	if spec.Kind != objects.KindPrivateKey {
+		return ck.CKR_KEY_FUNCTION_NOT_PERMITTED
+	}
+	if isPSS(mech.Type) {
+		if ok, err := m.pssSupported(s.cs, s.tok); err != nil {
+			return m.fail(s, err)
+		} else if !ok {
+			return ck.CKR_MECHANISM_INVALID
+		}
+	}
+	if !s.cs.isLoggedIn(keyOf(s.tok)) {
+		return ck.CKR_USER_NOT_LOGGED_IN
+	}
+	op := &signOp{mech: mech.Type, key: keyOf(s.tok), sigLen: modulusLen(o)}
+	if hh, ok := hashOf(mech.Type); ok {
+		op.h = hh.New()
+	}
+	s.sign = op
+	return nil
+}
+
+// modulusLen is the byte length of the key's modulus (the signature length).
+func modulusLen(o *objects.Object) int {
+	n, _ := o.Attr(ck.CKA_MODULUS)
+	if len(n) == 0 {
+		return keyBits / 8
+	}
+	return len(n)
+}
+
+// SignLength is the length of the signature fixed at SignInit (no card I/O).
+func (m *Manager) SignLength(h ck.ULong) (int, error) {
+	s, err := m.get(h)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sign == nil {
+		return 0, ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	return s.sign.sigLen, nil
+}
+
+// Sign signs data in one part and ends the operation (also on error).
+func (m *Manager) Sign(h ck.ULong, data []byte) ([]byte, error) {
+	s, err := m.get(h)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.sign
+	if op == nil {
+		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.sign = nil
+	if op.multi {
+		return nil, ck.CKR_OPERATION_ACTIVE
+	}
+	if err := op.add(data); err != nil {
+		return nil, err
+	}
+	return m.signFinish(s, op)
+}
+
+// add feeds data to the operation.
+func (op *signOp) add(data []byte) error {
+	if op.h != nil {
+		op.h.Write(data)
+		return nil
+	}
+	if len(op.buf)+len(data) > card.MaxDigestInfoSize {
+		return ck.CKR_DATA_LEN_RANGE
+	}
+	op.buf = append(op.buf, data...)
+	return nil
+}
+
+// SignUpdate feeds one part of a multi-part signature.
+func (m *Manager) SignUpdate(h ck.ULong, part []byte) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.sign
+	if op == nil {
+		return ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	op.multi = true
+	if err := op.add(part); err != nil {
+		s.sign = nil
+		return err
+	}
+	return nil
+}
+
+// SignFinal ends a multi-part signature.
+func (m *Manager) SignFinal(h ck.ULong) ([]byte, error) {
+	s, err := m.get(h)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.sign
+	if op == nil {
+		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.sign = nil
+	return m.signFinish(s, op)
+}
+
+// signFinish builds the card's input and signs on the card (session lock held).
+func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
+	var input []byte
+	scheme := card.SchemePKCS1
+	switch {
+	case isPSS(op.mech):
+		scheme = card.SchemePSSSHA256
+		if op.h != nil {
+			input = op.h.Sum(nil)
+		} else if input = op.buf; len(input) != 32 {
+			return nil, ck.CKR_DATA_LEN_RANGE // the hash of CKM_RSA_PKCS_PSS: SHA-256, 32 bytes
+		}
+	case op.h != nil:
+		hh, _ := hashOf(op.mech)
+		input = digestInfo(hh, op.h.Sum(nil))
+	default:
+		input = op.buf
+		if len(input) == 0 || len(input) > card.MaxDigestInfoSize {
+			return nil, ck.CKR_DATA_LEN_RANGE
+		}
+	}
+	if !s.cs.isLoggedIn(op.key) {
+		return nil, ck.CKR_USER_NOT_LOGGED_IN
+	}
+	var sig []byte
+	err := m.withCard(s.cs, func(c *card.Card) error {
+		var err error
+		sig, err = c.Sign(op.key, scheme, input)
+		return err
+	})
+	if err != nil {
+		m.log.Info("signature failed", "reader", s.cs.reader, "key", op.key.String(), "err", err)
+		return nil, m.fail(s, err)
+	}
+	if len(sig) != op.sigLen {
+		m.log.Warn("card returned a signature of unexpected length", "got", len(sig), "want", op.sigLen)
+		return nil, ck.CKR_DEVICE_ERROR
+	}
+	return sig, nil
+}
+
+// VerifyInit starts a software verification with the token's public key.
+func (m *Manager) VerifyInit(h ck.ULong, mech Mechanism, key ck.ULong) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.verify != nil {
+		return ck.CKR_OPERATION_ACTIVE
+	}
+	if !isSignMech(mech.Type) {
+		return ck.CKR_MECHANISM_INVALID
+	}
+	if err := checkParam(mech); err != nil {
+		return err
+	}
+	spec, _, err := m.keyObject(s, key)
+	if err != nil {
+		return err
+	}
+	if spec.Kind != objects.KindPublicKey {
+		return ck.CKR_KEY_FUNCTION_NOT_PERMITTED
+	}
+	var pub *rsa.PublicKey
+	err = m.withCard(s.cs, func(c *card.Card) error {
+		e := s.cs.certs[keyOf(s.tok).CertFile()]
+		if e == nil || e.cert == nil {
+			return ck.CKR_KEY_HANDLE_INVALID
+		}
+		pub = e.cert.Pub
+		return nil
+	})
+	if err != nil {
+		return m.fail(s, err)
+	}
+	op := &verifyOp{mech: mech.Type, pub: pub}
+	if hh, ok := hashOf(mech.Type); ok {
+		op.h = hh.New()
+	}
+	s.verify = op
+	return nil
+}
+
+func (op *verifyOp) add(data []byte) error {
+	if op.h != nil {
+		op.h.Write(data)
+		return nil
+	}
+	if len(op.buf)+len(data) > card.MaxDigestInfoSize {
+		return ck.CKR_DATA_LEN_RANGE
+	}
+	op.buf = append(op.buf, data...)
+	return nil
+}
+
+func (op *verifyOp) finish(sig []byte) error {
+	if len(sig) != op.pub.Size() {
+		return ck.CKR_SIGNATURE_LEN_RANGE
+	}
+	if isPSS(op.mech) {
+		digest := op.buf
+		if op.h != nil {
+			digest = op.h.Sum(nil)
+		}
+		if len(digest) != 32 {
+			return ck.CKR_DATA_LEN_RANGE
+		}
+		if err := rsa.VerifyPSS(op.pub, crypto.SHA256, digest, sig, &rsa.PSSOptions{SaltLength: 32, Hash: crypto.SHA256}); err != nil {
+			return ck.CKR_SIGNATURE_INVALID
+		}
+		return nil
+	}
+	var hh crypto.Hash
+	var digest []byte
+	if op.h != nil {
+		hh, _ = hashOf(op.mech)
+		digest = op.h.Sum(nil)
+	} else {
+		if len(op.buf) == 0 {
+			return ck.CKR_DATA_LEN_RANGE
+		}
+		digest = op.buf // a DigestInfo: verified as given (hash 0)
+	}
+	if err := rsa.VerifyPKCS1v15(op.pub, hh, digest, sig); err != nil {
+		return ck.CKR_SIGNATURE_INVALID
+	}
+	return nil
+}
+
+// Verify checks sig over data in one part and ends the operation.
+func (m *Manager) Verify(h ck.ULong, data, sig []byte) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.verify
+	if op == nil {
+		return ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.verify = nil
+	if op.multi {
+		return ck.CKR_OPERATION_ACTIVE
+	}
+	if err := op.add(data); err != nil {
+		return err
+	}
+	return op.finish(sig)
+}
+
+// VerifyUpdate feeds one part of a multi-part verification.
+func (m *Manager) VerifyUpdate(h ck.ULong, part []byte) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.verify
+	if op == nil {
+		return ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	op.multi = true
+	if err := op.add(part); err != nil {
+		s.verify = nil
+		return err
+	}
+	return nil
+}
+
+// VerifyFinal ends a multi-part verification.
+func (m *Manager) VerifyFinal(h ck.ULong, sig []byte) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.verify
+	if op == nil {
+		return ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.verify = nil
+	return op.finish(sig)
+}
+
+// DigestInit starts a digest on the host.
+func (m *Manager) DigestInit(h ck.ULong, mech Mechanism) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.digest != nil {
+		return ck.CKR_OPERATION_ACTIVE
+	}
+	hh, ok := hashOf(mech.Type)
+	if !ok || isSignMech(mech.Type) {
+		return ck.CKR_MECHANISM_INVALID
+	}
+	if err := checkParam(mech); err != nil {
+		return err
+	}
+	s.digest = &digestOp{h: hh, state: hh.New()}
+	return nil
+}
+
+// DigestLength is the digest's length (no work done).
+func (m *Manager) DigestLength(h ck.ULong) (int, error) {
+	s, err := m.get(h)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.digest == nil {
+		return 0, ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	return s.digest.h.Size(), nil
+}
+
+// Digest hashes data in one part and ends the operation.
+func (m *Manager) Digest(h ck.ULong, data []byte) ([]byte, error) {
+	s, err := m.get(h)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.digest
+	if op == nil {
+		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.digest = nil
+	if op.multi {
+		return nil, ck.CKR_OPERATION_ACTIVE
+	}
+	op.state.Write(data)
+	return op.state.Sum(nil), nil
+}
+
+// DigestUpdate feeds one part of a multi-part digest.
+func (m *Manager) DigestUpdate(h ck.ULong, part []byte) error {
+	s, err := m.get(h)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.digest == nil {
+		return ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.digest.multi = true
+	s.digest.state.Write(part)
+	return nil
+}
+
+// DigestFinal ends a multi-part digest.
+func (m *Manager) DigestFinal(h ck.ULong) ([]byte, error) {
+	s, err := m.get(h)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	op := s.digest
+	if op == nil {
+		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	s.digest = nil
+	return op.state.Sum(nil), nil
+}
+
+// GenerateRandom: the token has no RNG for PKCS#11 (CKF_RNG is not set): the
+// card's GET CHALLENGE is not a vetted random source for callers' keys.
+func (m *Manager) GenerateRandom(h ck.ULong, n int) ([]byte, error) {
+	if _, err := m.get(h); err != nil {
+		return nil, err
+	}
+	return nil, ck.CKR_RANDOM_NO_RNG
+}
