@@ -1,0 +1,207 @@
+/*
+ * general.c: the C side of the general-purpose functions: the fork guard,
+ * C_Initialize argument checks, C_Finalize, C_GetInfo, the static function lists and
+ * the 3.0 interfaces. Nothing here enters Go except goInitialize and goFinalize.
+ */
+#include <string.h>
+#ifndef _WIN32
+#include <unistd.h>
+#endif
+#include "shim.h"
+#include "_cgo_export.h"
+
+/*
+ * The fork guard.
+ *
+ * A Go runtime does not survive fork(): the child has only the forking thread, the
+ * runtime's other threads are gone, and entering Go there can deadlock. PKCS#11
+ * (2.40 section 6.6.1, 3.0 section 5.1) says a child created by fork() is not a
+ * Cryptoki application even if its parent was: it has not called C_Initialize. So a
+ * forked child gets, from C and without entering Go:
+ *   - CKR_CRYPTOKI_NOT_INITIALIZED from every function that needs an initialised
+ *     library (what the specification says a non-initialised application gets);
+ *   - CKR_GENERAL_ERROR from C_Initialize: the specification lets the child
+ *     initialise, but this library cannot run its Go runtime in the child, and
+ *     CKR_GENERAL_ERROR is the spec's code for "the library cannot go on".
+ * C_GetFunctionList, C_GetInterfaceList and C_GetInterface keep working (static C).
+ * A program that needs the card in a forked child should fork+exec (the exec'd image
+ * loads its own copy), or use p11-kit remoting: `p11-kit server --provider
+ * jpki-pkcs11.so` in one process and p11-kit-client.so in the forking program, which
+ * then only talks to a socket. This is why CKF_INTERFACE_FORK_SAFE is never set.
+ */
+#ifndef _WIN32
+static pid_t load_pid;  /* the process that loaded us (and started the Go runtime) */
+__attribute__((constructor)) static void jpki_loaded(void) { load_pid = getpid(); }
+#define JPKI_SELF ((long)getpid())
+#else
+#define JPKI_SELF 1L /* no fork on Windows */
+#endif
+
+/* The process that initialised the library; 0 when not initialised. Written only by
+ * Go under its state lock (jpki_set_initialized); read here without a lock. */
+static long init_owner;
+
+void jpki_set_initialized(int on)
+{
+	__atomic_store_n(&init_owner, on ? JPKI_SELF : 0L, __ATOMIC_RELEASE);
+}
+
+CK_RV jpki_guard(void)
+{
+	long owner = __atomic_load_n(&init_owner, __ATOMIC_ACQUIRE);
+	if (owner == 0 || owner != JPKI_SELF)
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	return CKR_OK;
+}
+
+#ifdef _WIN32
+void jpki_pin_module(void); /* dllmain_windows.c */
+#endif
+
+CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
+{
+#ifndef _WIN32
+	if (getpid() != load_pid)
+		return CKR_GENERAL_ERROR; /* forked child: see the fork guard above */
+#else
+	jpki_pin_module();
+#endif
+	if (pInitArgs != NULL_PTR) {
+		CK_C_INITIALIZE_ARGS_PTR a = (CK_C_INITIALIZE_ARGS_PTR)pInitArgs;
+		int n = (a->CreateMutex != NULL_PTR) + (a->DestroyMutex != NULL_PTR) +
+			(a->LockMutex != NULL_PTR) + (a->UnlockMutex != NULL_PTR);
+		/* The four mutex callbacks come all together or not at all. */
+		if (n != 0 && n != 4)
+			return CKR_ARGUMENTS_BAD;
+		/* Callbacks without CKF_OS_LOCKING_OK: we would have to lock with the
+		 * application's primitives, which a Go runtime cannot do. With
+		 * CKF_OS_LOCKING_OK we may use native locking, and do. */
+		if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK))
+			return CKR_CANT_LOCK;
+		/* CKF_LIBRARY_CANT_CREATE_OS_THREADS is ignored (the Go runtime has threads
+		 * already; the library creates none of its own for the caller), and so is
+		 * a non-NULL pReserved, which the specification says must be NULL: NSS
+		 * passes both (pReserved carries its module parameters). */
+	}
+	return goInitialize();
+}
+
+CK_RV C_Finalize(CK_VOID_PTR pReserved)
+{
+	CK_RV rv = jpki_guard();
+	if (rv != CKR_OK)
+		return rv;
+	if (pReserved != NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	return goFinalize();
+}
+
+/* Copies s into a fixed-width field, padded with spaces (s is ASCII here). */
+static void pad(CK_UTF8CHAR *dst, size_t width, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > width)
+		n = width;
+	memset(dst, ' ', width);
+	memcpy(dst, s, n);
+}
+
+static CK_RV get_info(CK_INFO_PTR pInfo, CK_BYTE major, CK_BYTE minor)
+{
+	CK_RV rv = jpki_guard();
+	if (rv != CKR_OK)
+		return rv;
+	if (pInfo == NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	memset(pInfo, 0, sizeof *pInfo);
+	pInfo->cryptokiVersion.major = major;
+	pInfo->cryptokiVersion.minor = minor;
+	pad(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "jpki-pkcs11");
+	pInfo->flags = 0;
+	pad(pInfo->libraryDescription, sizeof pInfo->libraryDescription, "JPKI My Number Card");
+	pInfo->libraryVersion.major = JPKI_LIBRARY_VERSION_MAJOR;
+	pInfo->libraryVersion.minor = JPKI_LIBRARY_VERSION_MINOR;
+	return CKR_OK;
+}
+
+/* C_GetInfo of the 2.40 function list (the exported symbol) says 2.40. */
+CK_RV C_GetInfo(CK_INFO_PTR pInfo) { return get_info(pInfo, 2, 40); }
+
+/* C_GetInfo of the 3.0 function list says 3.0. */
+static CK_RV get_info_3_0(CK_INFO_PTR pInfo) { return get_info(pInfo, 3, 0); }
+
+#define JPKI_ENTRY(name, args) .name = name,
+
+static const CK_FUNCTION_LIST function_list = {
+	.version = {2, 40},
+	CK_PKCS11_FUNCTIONS_2_40(JPKI_ENTRY)
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const CK_FUNCTION_LIST_3_0 function_list_3_0 = {
+	.version = {3, 0},
+	CK_PKCS11_FUNCTIONS_2_40(JPKI_ENTRY)
+	CK_PKCS11_FUNCTIONS_3_0(JPKI_ENTRY)
+	.C_GetInfo = get_info_3_0,
+};
+#pragma GCC diagnostic pop
+
+static CK_CHAR interface_name[] = "PKCS 11";
+
+/* The interfaces, default (3.0) first. No flags: in particular never
+ * CKF_INTERFACE_FORK_SAFE (see the fork guard). */
+static CK_INTERFACE interfaces[] = {
+	{interface_name, (CK_VOID_PTR)&function_list_3_0, 0},
+	{interface_name, (CK_VOID_PTR)&function_list, 0},
+};
+#define N_INTERFACES (sizeof interfaces / sizeof interfaces[0])
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
+{
+	if (ppFunctionList == NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	*ppFunctionList = (CK_FUNCTION_LIST_PTR)&function_list;
+	return CKR_OK;
+}
+
+CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount)
+{
+	if (pulCount == NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	if (pInterfacesList == NULL_PTR) {
+		*pulCount = N_INTERFACES;
+		return CKR_OK;
+	}
+	if (*pulCount < N_INTERFACES) {
+		*pulCount = N_INTERFACES;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	for (size_t i = 0; i < N_INTERFACES; i++)
+		pInterfacesList[i] = interfaces[i];
+	*pulCount = N_INTERFACES;
+	return CKR_OK;
+}
+
+CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
+		     CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags)
+{
+	if (ppInterface == NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	for (size_t i = 0; i < N_INTERFACES; i++) {
+		CK_INTERFACE_PTR it = &interfaces[i];
+		const CK_VERSION *v = (const CK_VERSION *)it->pFunctionList;
+		if (pInterfaceName != NULL_PTR &&
+		    strcmp((const char *)pInterfaceName, (const char *)it->pInterfaceName) != 0)
+			continue;
+		if (pVersion != NULL_PTR &&
+		    (pVersion->major != v->major || pVersion->minor != v->minor))
+			continue;
+		if ((it->flags & flags) != flags)
+			continue;
+		*ppInterface = it;
+		return CKR_OK;
+	}
+	*ppInterface = NULL_PTR;
+	return CKR_ARGUMENTS_BAD;
+}
