@@ -85,10 +85,8 @@ const (
 func TestIdentifyMyNumberCard(t *testing.T) {
 	s := newScripted(t,
 		step{selAP, ok, nil},
-		step{"00A4020C020006", ok, nil},
-		step{"00B0000020", tokenLbl + ok, nil},
-		step{"00A4020C020008", ok, nil},
-		step{"00B0000003", "010100" + ok, nil},
+		step{"00B0860020", tokenLbl + ok, nil}, // short EF 06: no SELECT
+		step{"00B0880003", "010100" + ok, nil},
 	)
 	info, err := New(s).Identify()
 	if err != nil || info.Kind != KindMyNumber || !info.HasSignCert || !info.HasAuthCert || info.TokenLabel != LabelMyNumber {
@@ -114,11 +112,9 @@ func TestReadFileChunks(t *testing.T) {
 	h := func(b []byte) string { return hex.EncodeToString(b) }
 	s := newScripted(t,
 		step{selAP, ok, nil},
-		step{"00A4020C02000A", ok, nil},
-		step{"00B0000007", h(body[:7]) + ok, nil},
-		step{"00B0000700", h(body[7:263]) + ok, nil},
-		step{"00B0010700", h(body[263:519]) + ok, nil},
-		step{"00B0020751", h(body[519:600]) + ok, nil},
+		step{"00B08A0000", h(body[:256]) + ok, nil}, // short EF 0A, first 256 bytes
+		step{"00B0010000", h(body[256:512]) + ok, nil},
+		step{"00B0020058", h(body[512:600]) + ok, nil},
 	)
 	got, err := New(s).ReadFile(EFAuthCert)
 	if err != nil || !bytes.Equal(got, body) {
@@ -126,22 +122,71 @@ func TestReadFileChunks(t *testing.T) {
 	}
 }
 
+// TestReadFileShortEFRefused: a card that refuses short-EF addressing is asked
+// again through SELECT, and never with a short EF again.
+func TestReadFileShortEFRefused(t *testing.T) {
+	body := make([]byte, 300)
+	body[0], body[1], body[2], body[3] = 0x30, 0x82, 0x01, 0x28
+	h := func(b []byte) string { return hex.EncodeToString(b) }
+	for _, sw := range []string{"6A86", "6D00", "6A81", "6986"} {
+		t.Run(sw, func(t *testing.T) {
+			s := newScripted(t,
+				step{selAP, ok, nil},
+				step{"00B08A0000", sw, nil},
+				step{"00A4020C02000A", ok, nil},
+				step{"00B0000000", h(body[:256]) + ok, nil},
+				step{"00B001002C", h(body[256:]) + ok, nil},
+				step{"00A4020C02000B", ok, nil}, // remembered: SELECT from now on
+				step{"00B0000000", h(body[:256]) + ok, nil},
+				step{"00B001002C", h(body[256:]) + ok, nil},
+			)
+			c := New(s)
+			for _, ef := range []uint16{EFAuthCert, EFAuthCACert} {
+				if got, err := c.ReadFile(ef); err != nil || !bytes.Equal(got, body) {
+					t.Fatalf("EF %04X: read %d bytes, %v", ef, len(got), err)
+				}
+			}
+		})
+	}
+}
+
+// TestReadFileCurrentEF: a file that is already the current EF is read without
+// SELECT and without a short EF.
+func TestReadFileCurrentEF(t *testing.T) {
+	body := make([]byte, 200)
+	body[0], body[1] = 0x30, 0x81
+	body[2] = 197
+	h := hex.EncodeToString(body)
+	s := newScripted(t,
+		step{selAP, ok, nil},
+		step{"00B08A0028", h[:80] + ok, nil}, // ReadHead: 40 bytes
+		step{"00B0000000", h + ok, nil},      // ReadFile: EF 0A is current
+	)
+	c := New(s)
+	if head, err := c.ReadHead(EFAuthCert, 40); err != nil || len(head) != 40 {
+		t.Fatalf("head: %d bytes, %v", len(head), err)
+	}
+	if got, err := c.ReadFile(EFAuthCert); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+}
+
 func TestReadFileErrors(t *testing.T) {
 	t.Run("signature certificate before login", func(t *testing.T) {
-		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C020001", ok, nil}, step{"00B0000007", "6982", nil})
+		s := newScripted(t, step{selAP, ok, nil}, step{"00B0810000", "6982", nil})
 		if _, err := New(s).ReadFile(EFSignCert); !IsNotLoggedIn(err) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("missing file", func(t *testing.T) {
-		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C020001", "6A82", nil})
+		s := newScripted(t, step{selAP, ok, nil}, step{"00B0810000", "6A82", nil}, step{"00A4020C020001", "6A82", nil})
 		if _, err := New(s).ReadFile(EFSignCert); !isStatus(err, ErrFileNotFound) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("removed mid-read", func(t *testing.T) {
-		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02000A", ok, nil},
-			step{"00B0000007", "308205D2308204" + ok, nil}, step{"00B0000700", "", ErrRemoved})
+		s := newScripted(t, step{selAP, ok, nil},
+			step{"00B08A0000", "308205D2" + strings.Repeat("00", 252) + ok, nil}, step{"00B0010000", "", ErrRemoved})
 		c := New(s)
 		if _, err := c.ReadFile(EFAuthCert); !isErr(err, ErrRemoved) {
 			t.Fatalf("got %v", err)
@@ -151,20 +196,26 @@ func TestReadFileErrors(t *testing.T) {
 		}
 	})
 	t.Run("hostile length", func(t *testing.T) {
-		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02000A", ok, nil}, step{"00B0000007", "3082FFFF000000" + ok, nil})
+		s := newScripted(t, step{selAP, ok, nil}, step{"00B08A0000", "3082FFFF" + strings.Repeat("00", 252) + ok, nil})
 		if _, err := New(s).ReadFile(EFAuthCert); err == nil {
 			t.Fatal("a 64 KiB length was accepted")
 		}
 	})
 	t.Run("card returns more than asked", func(t *testing.T) {
-		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02000A", ok, nil}, step{"00B0000007", "3010000000000000" + ok, nil})
+		s := newScripted(t, step{selAP, ok, nil}, step{"00B08A0000", "308205D2" + strings.Repeat("00", 253) + ok, nil})
 		if _, err := New(s).ReadFile(EFAuthCert); err == nil {
-			t.Fatal("8 bytes for Le 7 accepted")
+			t.Fatal("257 bytes for Le 256 accepted")
+		}
+	})
+	t.Run("first chunk shorter than the header says", func(t *testing.T) {
+		s := newScripted(t, step{selAP, ok, nil}, step{"00B08A0000", "3082012C000000" + ok, nil})
+		if _, err := New(s).ReadFile(EFAuthCert); err == nil {
+			t.Fatal("7 bytes of a 304-byte file accepted")
 		}
 	})
 	t.Run("card returns nothing", func(t *testing.T) {
-		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02000A", ok, nil},
-			step{"00B0000007", "30820100000000" + ok, nil}, step{"00B00007FD", ok, nil})
+		s := newScripted(t, step{selAP, ok, nil},
+			step{"00B08A0000", "30820100" + strings.Repeat("00", 252) + ok, nil}, step{"00B0010004", ok, nil})
 		if _, err := New(s).ReadFile(EFAuthCert); err == nil {
 			t.Fatal("empty chunk accepted (would loop)")
 		}
@@ -248,9 +299,9 @@ func TestSign(t *testing.T) {
 			t.Fatalf("%v, %d APDUs", err, c.APDUs)
 		}
 	})
-	t.Run("login, sign, sign again with one APDU", func(t *testing.T) {
+	t.Run("login, sign naming the key by short EF, sign again with one APDU", func(t *testing.T) {
 		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C020018", ok, nil}, step{"002000800431323334", ok, nil},
-			step{"00A4020C020017", ok, nil}, step{"802A008033" + di + "00", sig + ok, nil},
+			step{"802A009733" + di + "00", sig + ok, nil},
 			step{"802A008033" + di + "00", sig + ok, nil})
 		c := New(s)
 		if err := c.Verify(AuthKey, []byte("1234")); err != nil {
@@ -275,8 +326,46 @@ func TestSign(t *testing.T) {
 			t.Fatalf("%v epoch %d->%d", err, e, c.Epoch())
 		}
 	})
-	t.Run("card dropped the state itself (69 82)", func(t *testing.T) {
+	t.Run("short EF refused: SELECT, and SELECT from then on", func(t *testing.T) {
 		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C020018", ok, nil}, step{"002000800431323334", ok, nil},
+			step{"802A009733" + di + "00", "6A86", nil},
+			step{"00A4020C020017", ok, nil}, step{"802A008033" + di + "00", sig + ok, nil},
+			step{"00A4020C020018", ok, nil}, step{"002000800431323334", ok, nil},
+			step{"00A4020C020017", ok, nil}, step{"802A008033" + di + "00", sig + ok, nil})
+		c := New(s)
+		for i := 0; i < 2; i++ {
+			if err := c.Verify(AuthKey, []byte("1234")); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := c.Sign(AuthKey, SchemePKCS1, unhex(t, di)); err != nil || len(out) != 256 {
+				t.Fatalf("%d: %d bytes, %v", i, len(out), err)
+			}
+		}
+	})
+	t.Run("other key's EF current: SELECT, never a short EF", func(t *testing.T) {
+		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02001B", ok, nil}, step{"0020008006414243313233", ok, nil},
+			step{"802A009A33" + di + "00", sig + ok, nil},
+			step{"00A4020C020018", ok, nil}, step{"002000800431323334", ok, nil},
+			step{"802A009733" + di + "00", sig + ok, nil},
+			step{"00A4020C02001A", ok, nil}, step{"802A008033" + di + "00", sig + ok, nil})
+		c := New(s)
+		if err := c.Verify(SignKey, []byte("ABC123")); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []Key{SignKey, AuthKey, SignKey} {
+			if k == AuthKey {
+				if err := c.Verify(AuthKey, []byte("1234")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if out, err := c.Sign(k, SchemePKCS1, unhex(t, di)); err != nil || len(out) != 256 {
+				t.Fatalf("%v: %d bytes, %v", k, len(out), err)
+			}
+		}
+	})
+	t.Run("card dropped the state itself (69 82): asked again through SELECT", func(t *testing.T) {
+		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C020018", ok, nil}, step{"002000800431323334", ok, nil},
+			step{"802A009733" + di + "00", "6982", nil},
 			step{"00A4020C020017", ok, nil}, step{"802A008033" + di + "00", "6982", nil})
 		c := New(s)
 		_ = c.Verify(AuthKey, []byte("1234"))
@@ -304,6 +393,98 @@ func TestSign(t *testing.T) {
 		s.beginErr = []error{ErrRemoved}
 		if _, err := New(s).TriesLeft(AuthKey); !isErr(err, ErrRemoved) {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestProbeScheme covers every branch of the scheme probe: the control P1 (7F)
+// first, P1 04 only when the control was refused as an unknown P1.
+func TestProbeScheme(t *testing.T) {
+	const (
+		selKey = "00A4020C020017"
+		ctl    = "802A7F80"
+		pss    = "802A0480"
+	)
+	for _, tc := range []struct {
+		name                  string
+		steps                 []step
+		supported, conclusive bool
+		controlSW, schemeSW   uint16
+	}{
+		{"P1 first, PSS known (67 00: no data)", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6A86", nil}, {pss, "6700", nil}},
+			true, true, 0x6A86, 0x6700},
+		{"P1 first, PSS known (69 82: no PIN)", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6A86", nil}, {pss, "6982", nil}},
+			true, true, 0x6A86, 0x6982},
+		{"P1 first, PSS known (69 85)", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6A86", nil}, {pss, "6985", nil}},
+			true, true, 0x6A86, 0x6985},
+		{"P1 first, no PSS (6A 86)", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6A86", nil}, {pss, "6A86", nil}},
+			false, true, 0x6A86, 0x6A86},
+		{"security first: control 69 82, P1 04 not asked", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6982", nil}},
+			false, false, 0x6982, 0},
+		{"length first: control 67 00, P1 04 not asked", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6700", nil}},
+			false, false, 0x6700, 0},
+		{"control answered 90 00", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, ok, nil}},
+			false, false, 0x9000, 0},
+		{"control answered 6B 00", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6B00", nil}},
+			false, false, 0x6B00, 0},
+		{"P1 04 answered 90 00 without data", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6A86", nil}, {pss, ok, nil}},
+			false, false, 0x6A86, 0x9000},
+		{"P1 04 answered 6D 00", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6A86", nil}, {pss, "6D00", nil}},
+			false, false, 0x6A86, 0x6D00},
+		{"P1 04 answered 6B 00", []step{{selAP, ok, nil}, {selKey, ok, nil}, {ctl, "6A86", nil}, {pss, "6B00", nil}},
+			false, false, 0x6A86, 0x6B00},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(newScripted(t, tc.steps...))
+			p, err := c.ProbeScheme(AuthKey, SchemePSSSHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Supported != tc.supported || p.Conclusive != tc.conclusive || p.ControlSW != tc.controlSW ||
+				p.SchemeSW != tc.schemeSW || p.Reason == "" {
+				t.Fatalf("probe %+v, want supported=%v conclusive=%v SW %04X/%04X", p, tc.supported, tc.conclusive,
+					tc.controlSW, tc.schemeSW)
+			}
+			if c.LoggedIn(AuthKey) || c.APDUs != len(tc.steps) {
+				t.Fatalf("logged in %v, %d APDUs", c.LoggedIn(AuthKey), c.APDUs)
+			}
+		})
+	}
+	t.Run("SupportsScheme is the verdict; key EF already current: no SELECT", func(t *testing.T) {
+		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02001A", ok, nil}, step{ctl, "6A86", nil},
+			step{"802A0480", "6700", nil}, step{ctl, "6A86", nil}, step{"802A0580", "6A86", nil})
+		c := New(s)
+		if yes, err := c.SupportsScheme(SignKey, SchemePSSSHA256); err != nil || !yes {
+			t.Fatalf("P1 04: %v %v", yes, err)
+		}
+		if yes, err := c.SupportsScheme(SignKey, 0x05); err != nil || yes {
+			t.Fatalf("P1 05: %v %v", yes, err)
+		}
+	})
+	t.Run("missing key EF is an error", func(t *testing.T) {
+		c := New(newScripted(t, step{selAP, ok, nil}, step{"00A4020C020017", "6A82", nil}))
+		if _, err := c.ProbeScheme(AuthKey, SchemePSSSHA256); !isStatus(err, ErrFileNotFound) {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("card removed during the control", func(t *testing.T) {
+		c := New(newScripted(t, step{selAP, ok, nil}, step{"00A4020C020017", ok, nil}, step{ctl, "", ErrRemoved}))
+		if _, err := c.ProbeScheme(AuthKey, SchemePSSSHA256); !isErr(err, ErrRemoved) {
+			t.Fatalf("%v", err)
+		}
+	})
+	t.Run("card removed during P1 04", func(t *testing.T) {
+		c := New(newScripted(t, step{selAP, ok, nil}, step{"00A4020C020017", ok, nil}, step{ctl, "6A86", nil},
+			step{"802A0480", "", ErrRemoved}))
+		if p, err := c.ProbeScheme(AuthKey, SchemePSSSHA256); !isErr(err, ErrRemoved) || p.Supported {
+			t.Fatalf("%+v %v", p, err)
+		}
+	})
+	t.Run("removed at begin", func(t *testing.T) {
+		s := newScripted(t)
+		s.beginErr = []error{ErrRemoved}
+		if _, err := New(s).ProbeScheme(AuthKey, SchemePSSSHA256); !isErr(err, ErrRemoved) {
+			t.Fatalf("%v", err)
 		}
 	})
 }

@@ -252,7 +252,7 @@ func (cs *cardState) objectHandle(t objects.Token, i int) ck.ULong {
 // object builds (or returns from the cache) object i of token t, reading the
 // certificates it needs. errAbsent means the card has no such object. A key's
 // CKA_ALLOWED_MECHANISMS depends on whether the card signs with PSS: the card is
-// asked (2 APDUs, once per insertion) only when mechs is true or already known.
+// asked (3 APDUs, once per insertion) only when mechs is true or already known.
 func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*objects.Object, error) {
 	specs := objects.Layout(t)
 	s := specs[i]
@@ -305,18 +305,22 @@ func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*ob
 }
 
 // probePSS asks the card once per insertion whether it knows scheme 04 (card
-// lock held). The probe sends no data: it neither signs nor spends a try.
+// lock held). The probe (card.ProbeScheme) sends the signature command without
+// data, with a control P1 first: it neither signs nor spends a PIN try, and PSS
+// is offered only when the card showed that it checks P1 first and accepted 04.
+// Why PSS is or is not offered is logged once per insertion.
 func (cs *cardState) probePSS(c *card.Card, k card.Key) (bool, error) {
 	if cs.pss == 0 {
-		ok, err := c.SupportsScheme(k, card.SchemePSSSHA256)
+		p, err := c.ProbeScheme(k, card.SchemePSSSHA256)
 		if err != nil {
 			return false, fmt.Errorf("RSASSA-PSS probe: %w", err)
 		}
 		cs.pss = -1
-		if ok {
+		if p.Supported {
 			cs.pss = 1
 		}
-		cs.m.log.Info("card signature schemes", "reader", cs.reader, "pss", ok)
+		cs.m.log.Info("card signature schemes", "reader", cs.reader, "pss", p.Supported,
+			"conclusive", p.Conclusive, "why", p.Reason)
 	}
 	return cs.pss == 1, nil
 }

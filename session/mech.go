@@ -126,7 +126,32 @@ func (m *Manager) Mechanisms(slot ck.ULong) ([]ck.ULong, error) {
 	if err != nil {
 		return nil, rvOf(err)
 	}
-	return append(mechanismsFor(objects.KindPrivateKey, pss), digestMechs...), nil
+	mechs := mechanismsFor(objects.KindPrivateKey, pss)
+	if pss && contextLogin(t) {
+		mechs = slices.DeleteFunc(slices.Clone(mechs), func(x ck.ULong) bool { return x == ck.CKM_SHA256_RSA_PKCS_PSS })
+	}
+	return append(mechs, digestMechs...), nil
+}
+
+// contextLogin reports whether the private key of token t is
+// CKA_ALWAYS_AUTHENTICATE (a C_Login(CKU_CONTEXT_SPECIFIC) before each signature).
+//
+// On such a token CKM_SHA256_RSA_PKCS_PSS is accepted (C_SignInit, single- and
+// multi-part) but neither listed nor described (C_GetMechanismInfo answers
+// CKR_MECHANISM_INVALID: NSS asks it directly). NSS signs a TLS 1.3
+// CertificateVerify through a streaming context with the hash-and-sign mechanism
+// when the token describes it (SGN_Begin: PK11_CreateContextByPrivKey), and that
+// path never does the context-specific login, so the signature would fail with
+// CKR_USER_NOT_LOGGED_IN. Without it NSS hashes itself and signs with
+// CKM_RSA_PKCS_PSS through PK11_SignWithMechanism, which logs in for the context
+// (docs/TLS13.md).
+func contextLogin(t objects.Token) bool {
+	for _, s := range objects.Layout(t) {
+		if s.Kind == objects.KindPrivateKey {
+			return s.AlwaysAuth
+		}
+	}
+	return false
 }
 
 // MechanismInfo describes one mechanism: signatures on the card (CKF_HW) with
@@ -139,8 +164,8 @@ func (m *Manager) MechanismInfo(slot, mech ck.ULong) (MechanismInfo, error) {
 	if isPSS(mech) {
 		if pss, err := m.pssSupported(cs, t); err != nil {
 			return MechanismInfo{}, rvOf(err)
-		} else if !pss {
-			return MechanismInfo{}, ck.CKR_MECHANISM_INVALID
+		} else if !pss || mech == ck.CKM_SHA256_RSA_PKCS_PSS && contextLogin(t) {
+			return MechanismInfo{}, ck.CKR_MECHANISM_INVALID // not listed (see contextLogin)
 		}
 	}
 	if isSignMech(mech) {

@@ -149,7 +149,10 @@ func TestSignErrors(t *testing.T) {
 	if si.State != ck.CKS_RO_PUBLIC_SESSION {
 		t.Fatalf("state after reset %d", si.State)
 	}
-	wantRV(t, "SignInit after reset", m.SignInit(h, sha, priv), ck.CKR_USER_NOT_LOGGED_IN)
+	// the always-authenticate key starts without a login, but signs only with one
+	must(t, "SignInit after reset", m.SignInit(h, sha, priv))
+	_, err = m.Sign(h, []byte("data"))
+	wantRV(t, "Sign after reset", err, ck.CKR_USER_NOT_LOGGED_IN)
 	must(t, "Login again", m.Login(h, ck.CKU_USER, []byte("1234")))
 	must(t, "SignInit", m.SignInit(h, sha, priv))
 	if _, err := m.Sign(h, []byte("data")); err != nil {
@@ -158,7 +161,115 @@ func TestSignErrors(t *testing.T) {
 
 	// logout ends signing
 	must(t, "Logout", m.Logout(h))
-	wantRV(t, "SignInit after logout", m.SignInit(h, sha, priv), ck.CKR_USER_NOT_LOGGED_IN)
+	must(t, "SignInit after logout", m.SignInit(h, sha, priv))
+	_, err = m.Sign(h, []byte("data"))
+	wantRV(t, "Sign after logout", err, ck.CKR_USER_NOT_LOGGED_IN)
+	// the signature token's key is not always-authenticate: no SignInit without a login
+	h1 := open(t, m, 1, false)
+	must(t, "Login(sign)", m.Login(h1, ck.CKU_USER, []byte("ABC123")))
+	spriv := find(t, m, h1, classTmpl(ck.CKO_PRIVATE_KEY))
+	must(t, "Logout(sign)", m.Logout(h1))
+	wantRV(t, "SignInit(sign key) without login", m.SignInit(h1, sha, spriv[0]), ck.CKR_USER_NOT_LOGGED_IN)
+}
+
+// TestContextSpecificLogin: the authentication key signs after
+// C_Login(CKU_CONTEXT_SPECIFIC) alone, as NSS does it for an always-authenticate
+// key on a token without CKF_LOGIN_REQUIRED (docs/ONE-PIN.md): one VERIFY, the
+// token is logged in from then on and the key stops asking for a context login;
+// a malformed PIN costs no try.
+func TestContextSpecificLogin(t *testing.T) {
+	m, _, c := setup(t, virtual.Options{})
+	rpub := certOf(t, c.Status().AuthCert).PublicKey.(*rsa.PublicKey)
+	h := open(t, m, 0, false)
+	privs := find(t, m, h, classTmpl(ck.CKO_PRIVATE_KEY))
+	if len(privs) != 1 {
+		t.Fatalf("authentication key before login: %v", privs)
+	}
+	priv := privs[0]
+	alwaysAuth := func() byte { return attr(t, m, h, priv, ck.CKA_ALWAYS_AUTHENTICATE)[0] }
+	if alwaysAuth() != 1 {
+		t.Fatal("CKA_ALWAYS_AUTHENTICATE before login: want true")
+	}
+	aaTmpl := []Attribute{{ck.CKA_ALWAYS_AUTHENTICATE, []byte{1}}}
+	if got := find(t, m, h, aaTmpl); len(got) != 1 {
+		t.Fatalf("search by CKA_ALWAYS_AUTHENTICATE=true before login: %v", got)
+	}
+	sha := Mechanism{Type: ck.CKM_SHA256_RSA_PKCS}
+	msg := []byte("TLS handshake hash")
+	sum := sha256.Sum256(msg)
+	log := logAPDUs(c)
+
+	// no login at all: the signature is refused before the card
+	must(t, "SignInit without login", m.SignInit(h, sha, priv))
+	_, err := m.Sign(h, msg)
+	wantRV(t, "Sign without any login", err, ck.CKR_USER_NOT_LOGGED_IN)
+	// a malformed PIN: refused locally, the operation stays
+	must(t, "SignInit", m.SignInit(h, sha, priv))
+	wantRV(t, "Login(CONTEXT_SPECIFIC, malformed)", m.Login(h, ck.CKU_CONTEXT_SPECIFIC, []byte("12a")), ck.CKR_PIN_INCORRECT)
+	if len(log.cmds) != 0 {
+		t.Fatalf("APDUs without a well-formed PIN: %x", log.cmds)
+	}
+	must(t, "Login(CONTEXT_SPECIFIC)", m.Login(h, ck.CKU_CONTEXT_SPECIFIC, []byte("1234")))
+	verifies := 0
+	for _, cmd := range log.cmds {
+		if len(cmd) > 4 && cmd[1] == 0x20 && cmd[4] != 0 {
+			verifies++
+		}
+	}
+	if verifies != 1 {
+		t.Fatalf("context login sent %d VERIFY with a PIN, want 1", verifies)
+	}
+	sig, err := m.Sign(h, msg)
+	must(t, "Sign after the context login", err)
+	if err := rsa.VerifyPKCS1v15(rpub, crypto.SHA256, sum[:], sig); err != nil {
+		t.Fatalf("signature does not verify: %v", err)
+	}
+	// the token is logged in now: no further PIN, and the key says so
+	if si, _ := m.SessionInfo(h); si.State != ck.CKS_RO_USER_FUNCTIONS {
+		t.Fatalf("session state %d after a context login, want user functions", si.State)
+	}
+	if alwaysAuth() != 0 || len(find(t, m, h, aaTmpl)) != 0 {
+		t.Fatal("CKA_ALWAYS_AUTHENTICATE while logged in: want false")
+	}
+	for range 2 {
+		must(t, "SignInit", m.SignInit(h, sha, priv))
+		if _, err := m.Sign(h, msg); err != nil {
+			t.Fatalf("Sign while logged in: %v", err)
+		}
+	}
+	// a client that caches the attribute logs in again for each signature: fine
+	must(t, "SignInit", m.SignInit(h, sha, priv))
+	must(t, "Login(CONTEXT_SPECIFIC) when logged in", m.Login(h, ck.CKU_CONTEXT_SPECIFIC, []byte("1234")))
+	if _, err := m.Sign(h, msg); err != nil {
+		t.Fatal(err)
+	}
+	wantRV(t, "Login(USER) after a context login", m.Login(h, ck.CKU_USER, []byte("1234")), ck.CKR_USER_ALREADY_LOGGED_IN)
+	// logout: the key asks again
+	must(t, "Logout", m.Logout(h))
+	if alwaysAuth() != 1 {
+		t.Fatal("CKA_ALWAYS_AUTHENTICATE after logout: want true")
+	}
+	must(t, "SignInit after logout", m.SignInit(h, sha, priv))
+	_, err = m.Sign(h, msg)
+	wantRV(t, "Sign after logout", err, ck.CKR_USER_NOT_LOGGED_IN)
+
+	// GnuTLS: the length query says "not logged in", the operation stays, the
+	// caller logs in and asks again; or it starts over with a new SignInit
+	must(t, "SignInit", m.SignInit(h, sha, priv))
+	_, err = m.SignLength(h)
+	wantRV(t, "SignLength without login", err, ck.CKR_USER_NOT_LOGGED_IN)
+	must(t, "SignInit over a stalled operation", m.SignInit(h, sha, priv))
+	_, err = m.SignLength(h)
+	wantRV(t, "SignLength without login", err, ck.CKR_USER_NOT_LOGGED_IN)
+	must(t, "Login(USER)", m.Login(h, ck.CKU_USER, []byte("1234")))
+	if n, err := m.SignLength(h); err != nil || n != 256 {
+		t.Fatalf("SignLength after login: %d %v", n, err)
+	}
+	if _, err := m.Sign(h, msg); err != nil {
+		t.Fatalf("Sign after the stalled length query and a login: %v", err)
+	}
+	must(t, "SignInit", m.SignInit(h, sha, priv))
+	wantRV(t, "SignInit over an active operation", m.SignInit(h, sha, priv), ck.CKR_OPERATION_ACTIVE)
 }
 
 func TestDigest(t *testing.T) {
@@ -201,7 +312,7 @@ func TestPSS(t *testing.T) {
 	st := c.Status()
 	mechs, err := m.Mechanisms(0)
 	must(t, "Mechanisms", err)
-	if !slices.Contains(mechs, ck.CKM_RSA_PKCS_PSS) || !slices.Contains(mechs, ck.CKM_SHA256_RSA_PKCS_PSS) {
+	if !slices.Contains(mechs, ck.CKM_RSA_PKCS_PSS) { // CKM_SHA256_RSA_PKCS_PSS: see TestPSSListing
 		t.Fatalf("PSS card: mechanisms %v", mechs)
 	}
 	if st2 := c.Status(); st2.AuthTries != st.AuthTries {

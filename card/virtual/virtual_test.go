@@ -376,3 +376,39 @@ func TestAPDULogMasksPIN(t *testing.T) {
 		t.Fatalf("log %q, commands %d", logged, c.Commands())
 	}
 }
+
+// TestSignChecksP1First pins the order in which the signature command checks its
+// input, as on the documented cards (shared/JPKI.md §2): P1 first (6A 86 for an
+// unknown scheme, whatever the security state), then the data (67 00 without
+// data), then the PIN (69 82). The module's PSS detection (card.ProbeScheme)
+// relies on it.
+func TestSignChecksP1First(t *testing.T) {
+	hash := strings.Repeat("11", 32)
+	for _, noPSS := range []bool{false, true} {
+		c := memCard(t, Options{NoPSS: noPSS})
+		steps := []step{{selAP, 0x9000, 0}, {selAuthKey, 0x9000, 0}}
+		for _, p1 := range []byte{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x7F, 0x80, 0xFF} {
+			known := p1 <= 0x03 || p1 <= 0x05 && !noPSS
+			noData, withData := uint16(0x6700), uint16(0x6982)
+			if !known {
+				noData, withData = 0x6A86, 0x6A86
+			}
+			p := hex.EncodeToString([]byte{p1})
+			steps = append(steps, step{"802A" + p + "80", noData, 0}, step{"802A" + p + "80 00", noData, 0},
+				step{"802A" + p + "80 20" + hash + "00", withData, 0}, step{"802A" + p + "97 20" + hash + "00", withData, 0})
+		}
+		run(t, c, steps)
+
+		// the module's probe over this card: conclusive both ways, no PIN, nothing signed
+		probe, err := card.New(NewTransport(c)).ProbeScheme(card.AuthKey, card.SchemePSSSHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !probe.Conclusive || probe.Supported == noPSS || probe.ControlSW != 0x6A86 {
+			t.Fatalf("no-PSS card %v: probe %+v", noPSS, probe)
+		}
+		if st := c.Status(); st.AuthTries != card.AuthKey.MaxTries() {
+			t.Fatalf("tries %d", st.AuthTries)
+		}
+	}
+}

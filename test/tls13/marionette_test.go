@@ -1,0 +1,286 @@
+package tls13
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
+)
+
+// A small client of Firefox's Marionette protocol (the remote protocol geckodriver
+// speaks): length-prefixed JSON packets "<len>:<json>" over TCP; a command is
+// [0, id, name, params], its answer [1, id, error, result].
+
+// marionette is one connection to a Firefox started with --marionette.
+type marionette struct {
+	conn net.Conn
+	r    *bufio.Reader
+	id   int
+}
+
+// dialMarionette connects to port, waiting for Firefox to listen, and reads the
+// server's greeting.
+func dialMarionette(port int, wait time.Duration) (*marionette, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			m := &marionette{conn: c, r: bufio.NewReader(c)}
+			var hello map[string]any
+			if err := m.read(&hello, 30*time.Second); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("marionette greeting: %w", err)
+			}
+			return m, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("marionette on port %d: %w", port, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// read reads one packet into v.
+func (m *marionette) read(v any, timeout time.Duration) error {
+	_ = m.conn.SetReadDeadline(time.Now().Add(timeout))
+	head, err := m.r.ReadString(':')
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(head, ":"))
+	if err != nil || n < 0 || n > 64<<20 {
+		return fmt.Errorf("marionette: bad packet length %q", head)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(m.r, buf); err != nil {
+		return err
+	}
+	return json.Unmarshal(buf, v)
+}
+
+// call sends command name with params and returns its result (the "value" member
+// when there is one), or the error Firefox answered.
+func (m *marionette) call(name string, params any, timeout time.Duration) (json.RawMessage, error) {
+	m.id++
+	b, err := json.Marshal([]any{0, m.id, name, params})
+	if err != nil {
+		return nil, err
+	}
+	_ = m.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(m.conn, "%d:%s", len(b), b); err != nil {
+		return nil, err
+	}
+	for {
+		var resp []json.RawMessage
+		if err := m.read(&resp, timeout); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		var typ, id int
+		if len(resp) != 4 || json.Unmarshal(resp[0], &typ) != nil || json.Unmarshal(resp[1], &id) != nil {
+			return nil, fmt.Errorf("%s: malformed answer", name)
+		}
+		if typ != 1 || id != m.id {
+			continue // an event or a late answer
+		}
+		if string(resp[2]) != "null" {
+			return nil, fmt.Errorf("%s: %s", name, resp[2])
+		}
+		var wrapped struct {
+			Value json.RawMessage `json:"value"`
+		}
+		if json.Unmarshal(resp[3], &wrapped) == nil && wrapped.Value != nil {
+			return wrapped.Value, nil
+		}
+		return resp[3], nil
+	}
+}
+
+func (m *marionette) close() { m.conn.Close() }
+
+// pinPrompter is the chrome-context script that replaces Firefox's prompt service:
+// every password prompt (NSS asking for the token PIN) is answered with
+// arguments[0] and recorded in the pref "jpki.test.prompts", which
+// promptsRecorded reads back. Any other dialog is refused and recorded too.
+const pinPrompter = `
+const pin = arguments[0];
+const record = (what) => {
+  const seen = JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));
+  seen.push(what);
+  Services.prefs.setStringPref("jpki.test.prompts", JSON.stringify(seen));
+};
+const prompter = {
+  QueryInterface: ChromeUtils.generateQI(["nsIPrompt"]),
+  promptPassword(title, text, password) { record("password: " + text); password.value = pin; return true; },
+  promptUsernameAndPassword(title, text) { record("username+password: " + text); return false; },
+  prompt(title, text) { record("prompt: " + text); return false; },
+  alert(title, text) { record("alert: " + text); },
+  alertCheck(title, text) { record("alert: " + text); },
+  confirm(title, text) { record("confirm: " + text); return false; },
+  confirmCheck(title, text) { record("confirm: " + text); return false; },
+  confirmEx(title, text) { record("confirm: " + text); return 1; },
+  select(title, text) { record("select: " + text); return false; },
+};
+const factory = {
+  QueryInterface: ChromeUtils.generateQI(["nsIFactory", "nsIPromptFactory"]),
+  createInstance(iid) { return this.QueryInterface(iid); },
+  getPrompt(win, iid) { return prompter.QueryInterface(iid); },
+};
+Components.manager.QueryInterface(Ci.nsIComponentRegistrar).registerFactory(
+  Components.ID("{3f0c9e64-5d1a-4c8e-b7a2-91d7e0c4a8f3}"), "jpki test PIN prompter",
+  "@mozilla.org/prompter;1", factory);
+return true;
+`
+
+// firefoxRun is what one headless Firefox visit of a URL gave.
+type firefoxRun struct {
+	Page    string   // the page source after navigation ("" when it failed)
+	NavErr  error    // the navigation error (an NSS error page, a timeout, ...)
+	Prompts []string // the dialogs Firefox raised, in order
+}
+
+// visitWithFirefox starts Firefox ESR headless with a fresh profile that loads the
+// module and trusts caPEM, answers every PIN prompt with pin, opens url and
+// returns what happened. env is the environment of Firefox (the private pcscd,
+// the module's debug log). The profile selects the client certificate by itself.
+func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string) firefoxRun {
+	t.Helper()
+	bin, err := exec.LookPath("firefox-esr")
+	if err != nil {
+		t.Fatal("firefox-esr is not installed (make deps, or apt-get install firefox-esr)")
+	}
+	dir := t.TempDir()
+	prof, home := filepath.Join(dir, "profile"), filepath.Join(dir, "home")
+	for _, d := range []string{prof, home} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := "sql:" + prof
+	clienttest.MustRun(t, nil, "certutil", "-N", "-d", db, "--empty-password")
+	clienttest.MustRun(t, nil, "modutil", "-dbdir", db, "-add", "JPKI", "-libfile", module, "-force")
+	clienttest.MustRun(t, nil, "certutil", "-A", "-d", db, "-n", "test server CA", "-t", "CT,C,C", "-i", caPEM)
+	port := freePort(t)
+	prefs := map[string]any{
+		"marionette.port":                                   port,
+		"security.default_personal_cert":                    "Select Automatically",
+		"browser.shell.checkDefaultBrowser":                 false,
+		"app.update.enabled":                                false,
+		"datareporting.policy.dataSubmissionEnabled":        false,
+		"toolkit.telemetry.enabled":                         false,
+		"network.captive-portal-service.enabled":            false,
+		"network.connectivity-service.enabled":              false,
+		"browser.aboutwelcome.enabled":                      false,
+		"security.OCSP.enabled":                             0,
+		"browser.startup.homepage_override.mstone":          "ignore",
+		"datareporting.healthreport.uploadEnabled":          false,
+		"browser.newtabpage.activity-stream.feeds.snippets": false,
+	}
+	var js strings.Builder
+	for k, v := range prefs {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(&js, "user_pref(%q, %s);\n", k, b)
+	}
+	clienttest.WriteFile(t, prof, "user.js", []byte(js.String()), 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := clienttest.Cmd(ctx, append(env, "HOME="+home, "MOZ_HEADLESS=1"), bin, "--headless", "--marionette",
+		"--remote-allow-system-access", "--no-remote", "-profile", prof, "about:blank")
+	logf, err := os.Create(filepath.Join(dir, "firefox.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start firefox: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		stop := time.Now()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Logf("firefox: still running 10 s after SIGTERM: killed")
+			cancel()
+			<-exited
+		}
+		t.Logf("firefox: stopped in %v", time.Since(stop).Round(time.Millisecond))
+		cancel()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("firefox log (tail):\n%s", tailLines(string(b), 20))
+		}
+	})
+
+	start := time.Now()
+	m, err := dialMarionette(port, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("firefox: marionette up after %v", time.Since(start).Round(time.Millisecond))
+	defer m.close()
+	if _, err := m.call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{
+		"alwaysMatch": map[string]any{"acceptInsecureCerts": false}}}, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.call("Marionette:SetContext", map[string]any{"value": "chrome"}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.call("WebDriver:ExecuteScript", map[string]any{"script": pinPrompter, "args": []any{pin}}, 30*time.Second); err != nil {
+		t.Fatalf("install the PIN prompter: %v", err)
+	}
+	if _, err := m.call("Marionette:SetContext", map[string]any{"value": "content"}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var run firefoxRun
+	navStart := time.Now()
+	_, run.NavErr = m.call("WebDriver:Navigate", map[string]any{"url": url}, 180*time.Second)
+	t.Logf("firefox: navigation took %v", time.Since(navStart).Round(time.Millisecond))
+	if run.NavErr == nil {
+		src, err := m.call("WebDriver:GetPageSource", map[string]any{}, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(src, &run.Page); err != nil {
+			t.Fatalf("page source: %v", err)
+		}
+	}
+	if _, err := m.call("Marionette:SetContext", map[string]any{"value": "chrome"}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	seen, err := m.call("WebDriver:ExecuteScript", map[string]any{
+		"script": `return Services.prefs.getStringPref("jpki.test.prompts", "[]");`, "args": []any{}}, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if err := json.Unmarshal(seen, &s); err != nil || json.Unmarshal([]byte(s), &run.Prompts) != nil {
+		t.Fatalf("prompts: %s", seen)
+	}
+	_, _ = m.call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}}, 10*time.Second)
+	return run
+}
+
+// tailLines is the last n lines of s.
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
