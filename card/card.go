@@ -27,6 +27,8 @@ type Card struct {
 	curEF    uint16 // EF selected inside the AP, 0 when unknown
 	verified map[Key]bool
 	epoch    uint64 // bumped every time the security state is lost
+	noSFI    bool   // the card refused short-EF addressing: READ BINARY after SELECT only
+	noSFISig bool   // the card refused a short EF in the signature command: SELECT first
 	// APDUs counts command APDUs sent (for tests and benchmarks).
 	APDUs int
 }
@@ -146,12 +148,63 @@ func (c *Card) readBinary(off, n int) ([]byte, error) {
 	return r.Data, nil
 }
 
-// readEF reads exactly n bytes of the current EF from offset 0.
+// readEF reads exactly n bytes of EF fid from offset 0.
 func (c *Card) readEF(fid uint16, n int) ([]byte, error) {
+	first, err := c.readFirst(fid, min(n, 256))
+	if err != nil {
+		return nil, err
+	}
+	return c.readAt(fid, first, n)
+}
+
+// shortEF reports whether fid can be named by a short EF identifier (1 to 30).
+func shortEF(fid uint16) bool { return fid >= 1 && fid <= 30 }
+
+// sfiRefused tells the status words of a card that does not take short-EF
+// addressing in READ BINARY.
+func sfiRefused(sw uint16) bool {
+	switch StatusError(sw) {
+	case ErrIncorrectP1P2, ErrINSNotSupported, 0x6A81, 0x6986:
+		return true
+	}
+	return false
+}
+
+// readFirst reads up to n (1..256) bytes at offset 0 of EF fid and leaves fid the
+// current EF. When fid is not the current EF it names it by its short EF
+// identifier in READ BINARY (P1 = 80|SFI, shared/JPKI.md §2), which saves the
+// SELECT round trip. Short-EF addressing is not yet confirmed on every card
+// generation: a card that refuses it (6A 86, 6D 00, 6A 81, 69 86) is asked again
+// with SELECT + READ BINARY and never with a short EF again; any other failure but
+// 69 82 is also asked again through SELECT, so the error reported is the one the
+// plain path gives (a missing file costs one APDU more).
+func (c *Card) readFirst(fid uint16, n int) ([]byte, error) {
+	if err := c.selectAP(); err != nil {
+		return nil, err
+	}
+	if c.curEF != fid && shortEF(fid) && !c.noSFI {
+		r, err := c.transmit(Command{CLA: 0x00, INS: 0xB0, P1: 0x80 | byte(fid), P2: 0x00, Le: n})
+		if err != nil {
+			return nil, err
+		}
+		c.curEF = 0 // what the card selected when it failed is not known
+		switch {
+		case r.SW == 0x9000:
+			if len(r.Data) > n {
+				return nil, fmt.Errorf("read binary: card returned %d bytes for Le %d", len(r.Data), n)
+			}
+			c.curEF = fid
+			return r.Data, nil
+		case r.SW == uint16(ErrSecurityStatus):
+			return nil, ErrSecurityStatus
+		case sfiRefused(r.SW):
+			c.noSFI = true
+		}
+	}
 	if err := c.selectEF(fid); err != nil {
 		return nil, err
 	}
-	return c.readAt(fid, nil, n)
+	return c.readBinary(0, n)
 }
 
 // readAt appends to buf file bytes from len(buf) until it holds n bytes.
@@ -165,8 +218,11 @@ func (c *Card) readAt(fid uint16, buf []byte, n int) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read EF %04X at %d: %w", fid, len(buf), err)
 		}
-		if len(b) == 0 {
-			return nil, fmt.Errorf("read EF %04X at %d: card returned no data", fid, len(buf))
+		// A card answers min(Le, bytes left): a short chunk means the file is shorter
+		// than its header says, and accepting it would let a hostile card stretch one
+		// read into 32768 one-byte commands.
+		if len(b) < chunk {
+			return nil, fmt.Errorf("read EF %04X at %d: card returned %d of %d bytes", fid, len(buf), len(b), chunk)
 		}
 		buf = append(buf, b...)
 	}
@@ -252,15 +308,14 @@ func Classify(info Info) Kind {
 	return KindMyNumber
 }
 
-// ReadFile reads a whole DER-encoded file (a certificate) from ef: it decodes the
-// DER header to learn the length, then reads the rest in chunks of at most 256 bytes.
+// ReadFile reads a whole DER-encoded file (a certificate) from ef: it reads the
+// first 256 bytes (a certificate is longer: one APDU instead of a 7-byte header
+// read), decodes the DER header to learn the length, then reads the rest in chunks
+// of at most 256 bytes.
 func (c *Card) ReadFile(ef uint16) ([]byte, error) {
 	var out []byte
 	err := c.Do(func() error {
-		if err := c.selectEF(ef); err != nil {
-			return c.securityErr(err)
-		}
-		head, err := c.readBinary(0, 7)
+		head, err := c.readFirst(ef, 256)
 		if err != nil {
 			return fmt.Errorf("read EF %04X header: %w", ef, c.securityErr(err))
 		}
@@ -268,8 +323,12 @@ func (c *Card) ReadFile(ef uint16) ([]byte, error) {
 		if err != nil {
 			return fmt.Errorf("EF %04X: %w", ef, err)
 		}
-		if len(head) > total {
+		switch {
+		case len(head) > total:
 			head = head[:total]
+		case len(head) < total && len(head) < 256:
+			// a card answers min(Le, bytes left): the file is shorter than its header says
+			return fmt.Errorf("read EF %04X: card returned %d of 256 bytes of a %d-byte file", ef, len(head), total)
 		}
 		out, err = c.readAt(ef, head, total)
 		return err
@@ -422,12 +481,35 @@ func (c *Card) Sign(k Key, p1 byte, input []byte) ([]byte, error) {
 		if !c.verified[k] {
 			return ErrNotLoggedIn
 		}
-		if err := c.selectEF(k.KeyFile()); err != nil {
-			return err
-		}
-		r, err := c.transmit(Command{CLA: 0x80, INS: 0x2A, P1: p1, P2: 0x80, Data: input, Le: 256})
+		r, tried, err := c.signShortEF(k, p1, input)
 		if err != nil {
 			return err
+		}
+		if r == nil {
+			known := c.curEF == k.KeyFile()
+			if err := c.selectEF(k.KeyFile()); err != nil {
+				return err
+			}
+			sent, err := c.transmit(Command{CLA: 0x80, INS: 0x2A, P1: p1, P2: 0x80, Data: input, Le: 256})
+			if err != nil {
+				return err
+			}
+			if known && sent.SW == 0x6986 {
+				// No current EF: another application selected something since our
+				// SELECT. Select the key again and ask once more; that answer counts
+				// (69 82 when the other application's SELECT dropped the PIN).
+				c.curEF = 0
+				if err := c.selectEF(k.KeyFile()); err != nil {
+					return err
+				}
+				if sent, err = c.transmit(Command{CLA: 0x80, INS: 0x2A, P1: p1, P2: 0x80, Data: input, Le: 256}); err != nil {
+					return err
+				}
+			}
+			r = &sent
+			if tried && sent.SW == 0x9000 {
+				c.noSFISig = true // the short EF was the problem: SELECT from now on
+			}
 		}
 		if err := r.Err(); err != nil {
 			if errors.Is(err, ErrSecurityStatus) {
@@ -439,6 +521,32 @@ func (c *Card) Sign(k Key, p1 byte, input []byte) ([]byte, error) {
 		return nil
 	})
 	return sig, err
+}
+
+// signShortEF sends the signature command naming the key by its short EF (P2 =
+// 80|SFI, shared/JPKI.md §2), which saves the SELECT of the key EF. Short-EF
+// addressing is not yet confirmed on every card generation, so it is used only
+// when the current EF is known and is not a key (a card that ignored P2 would then
+// fail instead of signing with the other key), and any answer but 90 00 is
+// discarded: the caller asks again through SELECT + P2 = 80, whose answer counts.
+// A card that signs through SELECT after refusing the short EF is not asked with
+// one again. It returns a nil response when the caller must use SELECT, and
+// tried when it sent a command that failed.
+func (c *Card) signShortEF(k Key, p1 byte, input []byte) (r *Response, tried bool, err error) {
+	key := k.KeyFile()
+	if c.noSFISig || c.curEF == key || c.curEF == 0 || c.curEF == EFAuthKey || c.curEF == EFSignKey || !shortEF(key) {
+		return nil, false, nil
+	}
+	sent, err := c.transmit(Command{CLA: 0x80, INS: 0x2A, P1: p1, P2: 0x80 | byte(key), Data: input, Le: 256})
+	if err != nil {
+		return nil, true, err
+	}
+	if sent.SW == 0x9000 {
+		c.curEF = key
+		return &sent, true, nil
+	}
+	c.curEF = 0
+	return nil, true, nil
 }
 
 // Logout forgets the verification of k. When no other key stays verified, the AP

@@ -110,6 +110,9 @@ func (c *Conn) Transmit(cmd []byte) ([]byte, error) {
 		return nil, card.ErrRemoved
 	}
 	out, err := c.h.Transmit(cmd)
+	if errors.Is(err, scard.ErrNotTransacted) {
+		err = c.notTransacted(err)
+	}
 	if err = classify("transmit", err); errors.Is(err, card.ErrReset) {
 		_ = c.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard)
 	}
@@ -119,6 +122,33 @@ func (c *Conn) Transmit(cmd []byte) ([]byte, error) {
 	}
 	return out, err
 }
+
+// notTransacted tells why a command was not transacted. pcsc-lite answers
+// SCARD_E_NOT_TRANSACTED when the card left the reader during the command, but its
+// reader state says "present" until its next poll of the reader (vpcd: 0.4 s). So
+// the handle's status is asked until it shows the card gone (the error becomes a
+// removal, or whatever the status call answers) or notTransactedSettle has passed
+// with the card still there (the error stays: a card or reader error).
+func (c *Conn) notTransacted(err error) error {
+	deadline := time.Now().Add(notTransactedSettle)
+	for {
+		st, serr := c.h.Status()
+		if serr != nil {
+			return fmt.Errorf("%w (status after %w)", serr, err) // classify sees serr first
+		}
+		if st.State&scard.Present == 0 || st.State&scard.Absent != 0 {
+			return fmt.Errorf("%w (card absent after %w)", scard.ErrRemovedCard, err)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// notTransactedSettle bounds how long notTransacted waits for PC/SC to notice a
+// removal (a few of pcsc-lite's reader polls).
+const notTransactedSettle = 1500 * time.Millisecond
 
 // Close disconnects, leaving the card as it is.
 func (c *Conn) Close() error {

@@ -17,6 +17,29 @@ import (
 // pnpReader is the pseudo reader whose state changes when a reader is added or removed.
 const pnpReader = `\\?PnP?\Notification`
 
+// statusMu serialises every GetStatusChange of the process: ebfe/scard writes a
+// package-level map in each call (scard_unix.go, "pinned"), so two concurrent
+// calls crash the host with "concurrent map writes". It is the one piece of
+// global state here, guarding the library's own. Calls under it never block:
+// Wait polls with a zero timeout instead of waiting inside PC/SC.
+var statusMu sync.Mutex
+
+// waitPoll is how often Wait asks PC/SC for a change.
+const waitPoll = 200 * time.Millisecond
+
+// getStatusChange is GetStatusChange with a zero timeout under statusMu. changed
+// is false on a timeout: no reader differs from its CurrentState, and rs was not
+// updated (a timeout is not an error).
+func getStatusChange(c *scard.Context, rs []scard.ReaderState) (changed bool, err error) {
+	statusMu.Lock()
+	defer statusMu.Unlock()
+	err = c.GetStatusChange(rs, 0)
+	if errors.Is(err, scard.ErrTimeout) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // DefaultTransactionWait bounds how long Begin waits for another application's
 // transaction before it gives up with card.ErrTimeout.
 const DefaultTransactionWait = 10 * time.Second
@@ -106,10 +129,7 @@ func (s *System) Status(readers []string) ([]card.ReaderStatus, error) {
 		rs[i] = scard.ReaderState{Reader: r, CurrentState: scard.StateUnaware}
 	}
 	err := s.call("status", func(c *scard.Context) error {
-		err := c.GetStatusChange(rs, 0)
-		if errors.Is(err, scard.ErrTimeout) {
-			return nil
-		}
+		_, err := getStatusChange(c, rs) // from StateUnaware: always updated
 		return err
 	})
 	if err != nil && !errors.Is(err, card.ErrNoReader) {
@@ -141,16 +161,9 @@ func fromStatus(st card.ReaderStatus) scard.StateFlag {
 }
 
 // Wait blocks until a reader's state differs from known, a reader is added or
-// removed, or ctx is done. It uses its own PC/SC context so that it never blocks
-// the calls of other goroutines.
+// removed, or ctx is done. It asks PC/SC every waitPoll without blocking inside
+// it (see statusMu), so it never holds up the calls of other goroutines.
 func (s *System) Wait(ctx context.Context, known []card.ReaderStatus) error {
-	wc, err := scard.EstablishContext()
-	if err != nil {
-		return classify("establish context", err)
-	}
-	defer wc.Release()
-	stop := context.AfterFunc(ctx, func() { _ = wc.Cancel() })
-	defer stop()
 	rs := make([]scard.ReaderState, 0, len(known)+1)
 	for _, k := range known {
 		rs = append(rs, scard.ReaderState{Reader: k.Name, CurrentState: fromStatus(k)})
@@ -158,12 +171,27 @@ func (s *System) Wait(ctx context.Context, known []card.ReaderStatus) error {
 	rs = append(rs, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateUnaware})
 	// The first call learns the PnP pseudo reader's state; later calls wait for changes.
 	for first := true; ; first = false {
-		err := wc.GetStatusChange(rs, time.Duration(-1))
+		if !first {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(waitPoll):
+			}
+		}
+		changed := false
+		err := s.call("wait", func(c *scard.Context) error {
+			var err error
+			changed, err = getStatusChange(c, rs)
+			return err
+		})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
-			return classify("wait", err)
+			return err
+		}
+		if !changed {
+			continue
 		}
 		for i, r := range rs[:len(known)] {
 			now := toStatus(r)

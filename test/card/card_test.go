@@ -205,14 +205,14 @@ func TestSignBothKeys(t *testing.T) {
 }
 
 func TestRemovedMidOperation(t *testing.T) {
-	vc, _ := startCard(t, 0, nil, "--latency", "40ms")
+	vc, _ := startCard(t, 0, nil, "--latency", "100ms")
 	c := connect(t, 0)
 	if _, err := c.Identify(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.ReadFile(card.EFAuthCert) // ~7 APDUs at 40 ms each
+		_, err := c.ReadFile(card.EFAuthCert) // 4 APDUs (short EF, 256-byte reads) at 100 ms each
 		done <- err
 	}()
 	time.Sleep(100 * time.Millisecond)

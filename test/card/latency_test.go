@@ -39,7 +39,7 @@ func TestAPDURoundTrip(t *testing.T) {
 }
 
 // BenchmarkReadAuthCertificate reads the authentication certificate through
-// pcscd and vpcd (about 7 APDUs).
+// pcscd and vpcd (4 APDUs: short EF, 256-byte reads).
 func BenchmarkReadAuthCertificate(b *testing.B) {
 	dir, err := pc.NewCardDir("bench")
 	if err != nil {
