@@ -6,6 +6,7 @@ package pcsc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -47,8 +48,13 @@ const DefaultTransactionWait = 10 * time.Second
 // System is a card.System on PC/SC. The PC/SC context is established on first use
 // and re-established after the service went away (pcscd restarted).
 type System struct {
-	mu  sync.Mutex
-	ctx *scard.Context
+	// inUse is held shared by every call into the context and exclusively by
+	// whoever releases it, so a context is never released under a running call.
+	// Lock order: inUse, then mu.
+	inUse  sync.RWMutex
+	mu     sync.Mutex
+	ctx    *scard.Context
+	closed bool
 	// TransactionWait bounds Begin; zero means DefaultTransactionWait.
 	TransactionWait time.Duration
 }
@@ -64,6 +70,9 @@ func New() (*System, error) {
 func (s *System) context() (*scard.Context, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("pcsc: %w: the system was closed", card.ErrServiceGone)
+	}
 	if s.ctx != nil {
 		return s.ctx, nil
 	}
@@ -78,6 +87,8 @@ func (s *System) context() (*scard.Context, error) {
 // drop forgets a context that failed with a service error, so the next call
 // establishes a new one.
 func (s *System) drop(c *scard.Context) {
+	s.inUse.Lock()
+	defer s.inUse.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctx == c && c != nil {
@@ -90,11 +101,14 @@ func (s *System) drop(c *scard.Context) {
 // failed because the service went away (pcscd restarted since).
 func (s *System) call(op string, f func(*scard.Context) error) error {
 	for try := 0; ; try++ {
+		s.inUse.RLock()
 		c, err := s.context()
 		if err != nil {
+			s.inUse.RUnlock()
 			return err
 		}
 		err = classify(op, f(c))
+		s.inUse.RUnlock()
 		if err == nil || !serviceGone(err) || try > 0 {
 			return err
 		}
@@ -228,8 +242,11 @@ func (s *System) Connect(reader string) (card.Transport, error) {
 
 // Close releases the PC/SC context.
 func (s *System) Close() error {
+	s.inUse.Lock()
+	defer s.inUse.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.ctx != nil {
 		err := s.ctx.Release()
 		s.ctx = nil
