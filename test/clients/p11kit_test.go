@@ -1,0 +1,149 @@
+package clients
+
+import (
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
+)
+
+// p11kitConfigs is p11-kit's module config directory (pkg-config p11-kit-1).
+func p11kitConfigs(t *testing.T) string {
+	t.Helper()
+	out := strings.TrimSpace(clienttest.MustRun(t, nil, "pkg-config", "--variable=p11_module_configs", "p11-kit-1"))
+	if out == "" {
+		t.Fatal("pkg-config gives no p11_module_configs")
+	}
+	return out
+}
+
+// makeInstall runs make target in the repository root with vars ("K=V").
+func makeInstall(t *testing.T, target string, vars ...string) string {
+	t.Helper()
+	out, err := clienttest.Make(fx.Root, append([]string{target}, vars...)...)
+	if err != nil {
+		t.Fatalf("make %s %v: %v\n%s", target, vars, err, out)
+	}
+	return out
+}
+
+// TestInstallDestdir: `make install DESTDIR=... PREFIX=/usr` puts the module in
+// $(LIBDIR)/pkcs11/ and a p11-kit module file naming it; `make uninstall` removes both.
+func TestInstallDestdir(t *testing.T) {
+	dest := t.TempDir()
+	vars := []string{"DESTDIR=" + dest, "PREFIX=/usr"}
+	makeInstall(t, "install", vars...)
+	mod := filepath.Join(dest, "usr/lib/pkcs11/jpki-pkcs11.so")
+	conf := filepath.Join(dest, p11kitConfigs(t), "jpki-pkcs11.module")
+	want, err := os.ReadFile(fx.Built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(mod); err != nil || string(got) != string(want) {
+		t.Fatalf("installed module %s differs from %s (%v)", mod, fx.Built, err)
+	}
+	c, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(c), "\nmodule: /usr/lib/pkcs11/jpki-pkcs11.so\n") {
+		t.Fatalf("module file %s does not name the installed module:\n%s", conf, c)
+	}
+	makeInstall(t, "uninstall", vars...)
+	for _, p := range []string{mod, conf} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("%s still there after make uninstall (%v)", p, err)
+		}
+	}
+	// LIBDIR alone moves the module.
+	makeInstall(t, "install", "DESTDIR="+dest, "LIBDIR=/opt/jpki/lib")
+	if _, err := os.Stat(filepath.Join(dest, "opt/jpki/lib/pkcs11/jpki-pkcs11.so")); err != nil {
+		t.Fatal(err)
+	}
+	makeInstall(t, "uninstall", "DESTDIR="+dest, "LIBDIR=/opt/jpki/lib")
+}
+
+// TestInstallListModules installs for real (root; default PREFIX=/usr/local), checks
+// that `p11-kit list-modules` shows the module with both tokens of the card and
+// that p11tool finds them through p11-kit's proxy, and uninstalls (also when the
+// test fails).
+func TestInstallListModules(t *testing.T) {
+	sharedTokens(t)
+	conf := filepath.Join(p11kitConfigs(t), "jpki-pkcs11.module")
+	if _, err := os.Stat(conf); err == nil {
+		t.Fatalf("%s exists before the test: a real installation is in the way", conf)
+	}
+	t.Cleanup(func() {
+		out, err := clienttest.Make(fx.Root, "uninstall")
+		if err != nil {
+			t.Errorf("make uninstall: %v\n%s", err, out)
+		}
+		if _, err := os.Stat(conf); !os.IsNotExist(err) {
+			t.Errorf("%s still there after make uninstall", conf)
+		}
+	})
+	makeInstall(t, "install")
+	out := clienttest.MustRun(t, clienttest.Env(t), "p11-kit", "list-modules")
+	// Our block: "jpki-pkcs11: /usr/local/lib/pkcs11/jpki-pkcs11.so" and its indented lines.
+	var mine []string
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, " ") {
+			in = l == "jpki-pkcs11: /usr/local/lib/pkcs11/jpki-pkcs11.so"
+		}
+		if in {
+			mine = append(mine, l)
+		}
+	}
+	if len(mine) == 0 {
+		t.Fatalf("p11-kit list-modules does not show jpki-pkcs11 at /usr/local/lib/pkcs11:\n%s", out)
+	}
+	clienttest.Contains(t, "p11-kit list-modules (jpki-pkcs11)", strings.Join(mine, "\n"), "library-description: JPKI My Number Card",
+		"token: "+clienttest.AuthToken, "token: "+clienttest.SignToken, "model: My Number Card")
+	// GnuTLS without --provider goes through p11-kit's proxy and finds the card.
+	urls := clienttest.MustRun(t, clienttest.Env(t), "p11tool", "--list-token-urls")
+	clienttest.Contains(t, "p11tool --list-token-urls (p11-kit proxy)", urls,
+		"token="+uriEscape(clienttest.AuthToken), "token="+uriEscape(clienttest.SignToken))
+}
+
+// TestP11KitServer: `p11-kit server` loads the module and exports both tokens; a
+// client process loads only p11-kit-client.so (the out-of-process route for
+// forking servers) and lists, logs in and signs; openssl verifies the signature.
+func TestP11KitServer(t *testing.T) {
+	tk := sharedTokens(t)
+	env := clienttest.Env(t)
+	addr := fx.P11KitServer(t, env, "pkcs11:token="+uriEscape(clienttest.AuthToken), "pkcs11:token="+uriEscape(clienttest.SignToken))
+	cenv := append(os.Environ(), "P11_KIT_SERVER_ADDRESS="+addr)
+	tool := func(args ...string) string {
+		t.Helper()
+		return clienttest.MustRun(t, cenv, "pkcs11-tool", append([]string{"--module", clienttest.P11KitClient}, args...)...)
+	}
+	slots := clienttest.ParseSlots(tool("-L"))
+	auth := clienttest.TokenSlot(t, slots, clienttest.AuthToken)
+	sign := clienttest.TokenSlot(t, slots, clienttest.SignToken)
+	dir := t.TempDir()
+	data := make([]byte, 1000)
+	_, _ = rand.Read(data)
+	in := clienttest.WriteFile(t, dir, "data", data, 0o600)
+	for _, c := range []struct {
+		slot     int
+		pin, der string
+		id       string
+	}{{auth, clienttest.AuthPIN, "auth.der", "01"}, {sign, clienttest.SignPIN, "sign.der", "02"}} {
+		sig := filepath.Join(dir, c.der+".sig")
+		tool("--slot", itoa(c.slot), "--login", "--pin", c.pin, "--sign", "-m", "SHA256-RSA-PKCS", "--id", c.id,
+			"-i", in, "-o", sig)
+		out := clienttest.MustRun(t, nil, "openssl", "dgst", "-sha256", "-verify", tk.card.PubKey(t, c.der), "-signature", sig, in)
+		clienttest.Contains(t, "openssl dgst -verify", out, "Verified OK")
+	}
+	// The signing happened in the server's process, through our module.
+	if m := clienttest.SignMechanisms(t, env); len(m) != 2 {
+		t.Fatalf("module log shows %d sign operations, want 2", len(m))
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
