@@ -3,6 +3,7 @@ package card
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrNotLoggedIn is returned by Sign when the key's PIN is not verified in the
@@ -29,13 +30,16 @@ type Card struct {
 	epoch    uint64 // bumped every time the security state is lost
 	noSFI    bool   // the card refused short-EF addressing: READ BINARY after SELECT only
 	noSFISig bool   // the card refused a short EF in the signature command: SELECT first
+	// heads caches the first bytes of files read by ReadHead, so that ReadFile
+	// continues where ReadHead stopped. Files do not change while the card is in.
+	heads map[uint16][]byte
 	// APDUs counts command APDUs sent (for tests and benchmarks).
 	APDUs int
 }
 
 // New returns a Card over t. Nothing is sent until the first operation.
 func New(t Transport) *Card {
-	return &Card{t: t, verified: map[Key]bool{}}
+	return &Card{t: t, verified: map[Key]bool{}, heads: map[uint16][]byte{}}
 }
 
 // Transport returns the transport the card talks over.
@@ -58,7 +62,13 @@ func (c *Card) lost() {
 
 // Do runs f inside one PC/SC transaction. A reset seen at Begin drops the security
 // state and f still runs (on a card that has to be selected again).
+//
+// The EF selected inside the AP is forgotten at the start of every transaction:
+// between two transactions another application may have selected another file (a
+// PIN EF, the other key), and a VERIFY or a signature sent to the EF it left
+// selected would spend the wrong PIN's try or sign with the wrong key.
 func (c *Card) Do(f func() error) error {
+	c.curEF = 0
 	err := c.t.Begin()
 	switch {
 	case errors.Is(err, ErrReset):
@@ -207,6 +217,39 @@ func (c *Card) readFirst(fid uint16, n int) ([]byte, error) {
 	return c.readBinary(0, n)
 }
 
+// readContinue reads the chunk of EF fid that follows buf (a head cached by an
+// earlier transaction) and leaves fid the current EF: by short EF (READ BINARY P1 =
+// 80|SFI, P2 = offset) while the offset fits P2, else after a SELECT. It returns buf
+// and the chunk.
+func (c *Card) readContinue(fid uint16, buf []byte, total int) ([]byte, error) {
+	if err := c.selectAP(); err != nil {
+		return nil, err
+	}
+	off, chunk := len(buf), min(total-len(buf), 256)
+	if shortEF(fid) && !c.noSFI && off <= 0xFF {
+		r, err := c.transmit(Command{CLA: 0x00, INS: 0xB0, P1: 0x80 | byte(fid), P2: byte(off), Le: chunk})
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case r.SW == 0x9000:
+			if len(r.Data) != chunk {
+				return nil, fmt.Errorf("read EF %04X at %d: card returned %d of %d bytes", fid, off, len(r.Data), chunk)
+			}
+			c.curEF = fid
+			return append(buf, r.Data...), nil
+		case r.SW == uint16(ErrSecurityStatus):
+			return nil, ErrSecurityStatus
+		case sfiRefused(r.SW):
+			c.noSFI = true
+		}
+	}
+	if err := c.selectEF(fid); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
 // readAt appends to buf file bytes from len(buf) until it holds n bytes.
 func (c *Card) readAt(fid uint16, buf []byte, n int) ([]byte, error) {
 	if n > MaxFileSize+1 {
@@ -315,9 +358,14 @@ func Classify(info Info) Kind {
 func (c *Card) ReadFile(ef uint16) ([]byte, error) {
 	var out []byte
 	err := c.Do(func() error {
-		head, err := c.readFirst(ef, 256)
-		if err != nil {
-			return fmt.Errorf("read EF %04X header: %w", ef, c.securityErr(err))
+		head, cached := c.heads[ef]
+		if cached {
+			head = slices.Clone(head)
+		} else {
+			var err error
+			if head, err = c.readFirst(ef, 256); err != nil {
+				return fmt.Errorf("read EF %04X header: %w", ef, c.securityErr(err))
+			}
 		}
 		total, err := DERLength(head)
 		if err != nil {
@@ -326,9 +374,14 @@ func (c *Card) ReadFile(ef uint16) ([]byte, error) {
 		switch {
 		case len(head) > total:
 			head = head[:total]
-		case len(head) < total && len(head) < 256:
+		case len(head) < total && len(head) < 256 && !cached:
 			// a card answers min(Le, bytes left): the file is shorter than its header says
 			return fmt.Errorf("read EF %04X: card returned %d of 256 bytes of a %d-byte file", ef, len(head), total)
+		}
+		if cached && len(head) < total {
+			if head, err = c.readContinue(ef, head, total); err != nil {
+				return fmt.Errorf("read EF %04X: %w", ef, c.securityErr(err))
+			}
 		}
 		out, err = c.readAt(ef, head, total)
 		return err
@@ -524,17 +577,18 @@ func (c *Card) Sign(k Key, p1 byte, input []byte) ([]byte, error) {
 }
 
 // signShortEF sends the signature command naming the key by its short EF (P2 =
-// 80|SFI, shared/JPKI.md §2), which saves the SELECT of the key EF. Short-EF
-// addressing is not yet confirmed on every card generation, so it is used only
-// when the current EF is known and is not a key (a card that ignored P2 would then
-// fail instead of signing with the other key), and any answer but 90 00 is
+// 80|SFI, shared/JPKI.md §2), which saves the SELECT of the key EF and names the
+// key explicitly in the command itself, whatever another application selected
+// since our last transaction. Short-EF addressing is not yet confirmed on every
+// card generation, so it is not used when a key EF is known to be current in this
+// transaction (a card that ignored P2 could sign with that key), and any answer but 90 00 is
 // discarded: the caller asks again through SELECT + P2 = 80, whose answer counts.
 // A card that signs through SELECT after refusing the short EF is not asked with
 // one again. It returns a nil response when the caller must use SELECT, and
 // tried when it sent a command that failed.
 func (c *Card) signShortEF(k Key, p1 byte, input []byte) (r *Response, tried bool, err error) {
 	key := k.KeyFile()
-	if c.noSFISig || c.curEF == key || c.curEF == 0 || c.curEF == EFAuthKey || c.curEF == EFSignKey || !shortEF(key) {
+	if c.noSFISig || c.curEF == EFAuthKey || c.curEF == EFSignKey || !shortEF(key) {
 		return nil, false, nil
 	}
 	sent, err := c.transmit(Command{CLA: 0x80, INS: 0x2A, P1: p1, P2: 0x80 | byte(key), Data: input, Le: 256})

@@ -1,6 +1,9 @@
 package card
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // ReadHead reads the first n (1..256) bytes of ef in one transaction: enough of a
 // certificate to learn its serial number without reading the whole file.
@@ -15,6 +18,7 @@ func (c *Card) ReadHead(ef uint16, n int) ([]byte, error) {
 			return fmt.Errorf("read EF %04X head: %w", ef, c.securityErr(err))
 		}
 		out = b
+		c.heads[ef] = slices.Clone(b)
 		return nil
 	})
 	return out, err

@@ -160,7 +160,7 @@ func TestReadFileCurrentEF(t *testing.T) {
 	s := newScripted(t,
 		step{selAP, ok, nil},
 		step{"00B08A0028", h[:80] + ok, nil}, // ReadHead: 40 bytes
-		step{"00B0000000", h + ok, nil},      // ReadFile: EF 0A is current
+		step{"00B08A28A0", h[80:] + ok, nil}, // ReadFile: continues after the cached head, by short EF
 	)
 	c := New(s)
 	if head, err := c.ReadHead(EFAuthCert, 40); err != nil || len(head) != 40 {
@@ -299,10 +299,10 @@ func TestSign(t *testing.T) {
 			t.Fatalf("%v, %d APDUs", err, c.APDUs)
 		}
 	})
-	t.Run("login, sign naming the key by short EF, sign again with one APDU", func(t *testing.T) {
+	t.Run("login, sign naming the key by short EF, sign again with one APDU naming it again", func(t *testing.T) {
 		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C020018", ok, nil}, step{"002000800431323334", ok, nil},
 			step{"802A009733" + di + "00", sig + ok, nil},
-			step{"802A008033" + di + "00", sig + ok, nil})
+			step{"802A009733" + di + "00", sig + ok, nil})
 		c := New(s)
 		if err := c.Verify(AuthKey, []byte("1234")); err != nil {
 			t.Fatal(err)
@@ -342,12 +342,12 @@ func TestSign(t *testing.T) {
 			}
 		}
 	})
-	t.Run("other key's EF current: SELECT, never a short EF", func(t *testing.T) {
+	t.Run("each signature names its key by short EF, whatever was selected before", func(t *testing.T) {
 		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02001B", ok, nil}, step{"0020008006414243313233", ok, nil},
 			step{"802A009A33" + di + "00", sig + ok, nil},
 			step{"00A4020C020018", ok, nil}, step{"002000800431323334", ok, nil},
 			step{"802A009733" + di + "00", sig + ok, nil},
-			step{"00A4020C02001A", ok, nil}, step{"802A008033" + di + "00", sig + ok, nil})
+			step{"802A009A33" + di + "00", sig + ok, nil})
 		c := New(s)
 		if err := c.Verify(SignKey, []byte("ABC123")); err != nil {
 			t.Fatal(err)
@@ -450,9 +450,9 @@ func TestProbeScheme(t *testing.T) {
 			}
 		})
 	}
-	t.Run("SupportsScheme is the verdict; key EF already current: no SELECT", func(t *testing.T) {
+	t.Run("SupportsScheme is the verdict; the key EF is selected again in each transaction", func(t *testing.T) {
 		s := newScripted(t, step{selAP, ok, nil}, step{"00A4020C02001A", ok, nil}, step{ctl, "6A86", nil},
-			step{"802A0480", "6700", nil}, step{ctl, "6A86", nil}, step{"802A0580", "6A86", nil})
+			step{"802A0480", "6700", nil}, step{"00A4020C02001A", ok, nil}, step{ctl, "6A86", nil}, step{"802A0580", "6A86", nil})
 		c := New(s)
 		if yes, err := c.SupportsScheme(SignKey, SchemePSSSHA256); err != nil || !yes {
 			t.Fatalf("P1 04: %v %v", yes, err)

@@ -186,7 +186,7 @@ func (m *Manager) identify(cs *cardState) facts {
 		case card.KindJuki:
 			m.log.Info("Juki card: its JPKI certificates have all expired (none issued since 2015): no token", "reader", cs.reader)
 		default:
-			head, err := c.ReadHead(card.EFAuthCert, 40)
+			head, err := c.ReadHead(card.EFAuthCert, 255)
 			if err != nil && !errors.Is(err, card.ErrFileNotFound) {
 				return fmt.Errorf("authentication certificate head: %w", err)
 			}
@@ -254,7 +254,7 @@ func (cs *cardState) objectHandle(t objects.Token, i int) ck.ULong {
 // CKA_ALLOWED_MECHANISMS depends on whether the card signs with PSS: the card is
 // asked (3 APDUs, once per insertion) only when mechs is true or already known.
 func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*objects.Object, error) {
-	specs := objects.Layout(t)
+	specs := m.layout(t)
 	s := specs[i]
 	h := cs.objectHandle(t, i)
 	var obj *objects.Object
