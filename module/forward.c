@@ -223,6 +223,45 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 	return goGetAttributeValue(hSession, hObject, pTemplate, ulCount);
 }
 
+/* The token is read-only (CKF_WRITE_PROTECTED): after the argument checks, Go checks
+ * the session and answers CKR_TOKEN_WRITE_PROTECTED (pkcs11test's rule for a
+ * read-only token; CKR_FUNCTION_NOT_SUPPORTED would tell a caller nothing). */
+CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount,
+		     CK_OBJECT_HANDLE_PTR phObject)
+{
+	GUARD();
+	if (BAD_BUFFER(pTemplate, ulCount) || phObject == NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	return goWriteProtected((char *)"C_CreateObject", hSession);
+}
+
+CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ATTRIBUTE_PTR pTemplate,
+		   CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
+{
+	GUARD();
+	(void)hObject;
+	if (BAD_BUFFER(pTemplate, ulCount) || phNewObject == NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	return goWriteProtected((char *)"C_CopyObject", hSession);
+}
+
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
+			  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
+{
+	GUARD();
+	(void)hObject;
+	if (BAD_BUFFER(pTemplate, ulCount))
+		return CKR_ARGUMENTS_BAD;
+	return goWriteProtected((char *)"C_SetAttributeValue", hSession);
+}
+
+CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
+{
+	GUARD();
+	(void)hObject;
+	return goWriteProtected((char *)"C_DestroyObject", hSession);
+}
+
 /* ---- signing, verification, digests, random ---- */
 
 #define MECHANISM_ARGS(m) (m)->mechanism, (m)->pParameter, (m)->ulParameterLen

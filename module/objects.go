@@ -114,3 +114,17 @@ func goGetAttributeValue(h, obj C.CK_ULONG, tmpl C.CK_ATTRIBUTE_PTR, n C.CK_ULON
 		return nil
 	}, "session", ul(h), "object", ul(obj), "attributes", ul(n))
 }
+
+// goWriteProtected answers C_CreateObject, C_CopyObject, C_SetAttributeValue and
+// C_DestroyObject (name) after their argument checks in C: the session must exist,
+// and the token is write-protected.
+//
+//export goWriteProtected
+func goWriteProtected(name *C.char, h C.CK_ULONG) C.CK_RV {
+	return call(C.GoString(name), func(m *session.Manager) error {
+		if _, err := m.SessionInfo(ul(h)); err != nil {
+			return err
+		}
+		return ck.CKR_TOKEN_WRITE_PROTECTED
+	}, "session", ul(h))
+}

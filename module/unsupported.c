@@ -22,15 +22,9 @@ UNSUPPORTED(C_GetOperationState, (CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_P
 UNSUPPORTED(C_SetOperationState,
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n, CK_OBJECT_HANDLE e, CK_OBJECT_HANDLE a))
 
-/* Objects are fixed by the card. */
-UNSUPPORTED(C_CreateObject,
-	    (CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o))
-UNSUPPORTED(C_CopyObject, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
-			   CK_ULONG n, CK_OBJECT_HANDLE_PTR p))
-UNSUPPORTED(C_DestroyObject, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o))
+/* Objects are fixed by the card (creating, copying, changing or destroying one is
+ * answered in forward.c: the token is write-protected). */
 UNSUPPORTED(C_GetObjectSize, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG_PTR n))
-UNSUPPORTED(C_SetAttributeValue,
-	    (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n))
 
 /* No encryption or decryption: the keys only sign. */
 UNSUPPORTED(C_EncryptInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))

@@ -48,8 +48,8 @@ func TestReturnValues(t *testing.T) {
 		{"EC mechanism on an RSA key", "CKR_MECHANISM_INVALID", login(r.auth, clienttest.AuthPIN, "--sign", "-m", "ECDSA", "--id", "01", "-i", smallFile, "-o", out)},
 		{"RSA-PKCS input too long", "CKR_DATA_LEN_RANGE", login(r.auth, clienttest.AuthPIN, "--sign", "-m", "RSA-PKCS", "--id", "01", "-i", bigFile, "-o", out)},
 		{"decrypt", "CKR_FUNCTION_NOT_SUPPORTED", login(r.auth, clienttest.AuthPIN, "--decrypt", "-m", "RSA-PKCS", "--id", "01", "-i", smallFile, "-o", out)},
-		{"create object", "CKR_FUNCTION_NOT_SUPPORTED", login(r.auth, clienttest.AuthPIN, "--write-object", smallFile, "--type", "data", "--label", "x")},
-		{"destroy object", "CKR_FUNCTION_NOT_SUPPORTED", login(r.auth, clienttest.AuthPIN, "--delete-object", "--type", "cert", "--id", "01")},
+		{"create object", "CKR_TOKEN_WRITE_PROTECTED", login(r.auth, clienttest.AuthPIN, "--write-object", smallFile, "--type", "data", "--label", "x")},
+		{"destroy object", "CKR_TOKEN_WRITE_PROTECTED", login(r.auth, clienttest.AuthPIN, "--delete-object", "--type", "cert", "--id", "01")},
 		{"init token", "CKR_FUNCTION_NOT_SUPPORTED", append(slotArg(r.auth), "--init-token", "--label", "x", "--so-pin", "12345678")},
 		{"change PIN to a malformed one", "CKR_PIN_LEN_RANGE", login(r.auth, clienttest.AuthPIN, "--change-pin", "--new-pin", "12345")},
 	} {
