@@ -58,8 +58,23 @@ CK_RV jpki_guard(void)
 void jpki_pin_module(void); /* dllmain_windows.c */
 #endif
 
+/* JPKI_MAX_PARAMS bounds how much of pReserved C_Initialize reads. */
+#define JPKI_MAX_PARAMS 1024
+
+/* params_len is the length of the NUL-terminated module parameter string NSS
+ * (modutil -string) and p11-kit (x-init-reserved) pass in pReserved, reading at
+ * most JPKI_MAX_PARAMS bytes. */
+static size_t params_len(const char *p)
+{
+	size_t n = 0;
+	while (n < JPKI_MAX_PARAMS && p[n] != '\0')
+		n++;
+	return n;
+}
+
 CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
+	const char *params = NULL;
 #ifndef _WIN32
 	if (getpid() != load_pid)
 		return CKR_GENERAL_ERROR; /* forked child: see the fork guard above */
@@ -81,9 +96,13 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 		/* CKF_LIBRARY_CANT_CREATE_OS_THREADS is ignored (the Go runtime has threads
 		 * already; the library creates none of its own for the caller), and so is
 		 * a non-NULL pReserved, which the specification says must be NULL: NSS
-		 * passes both (pReserved carries its module parameters). */
+		 * passes both (pReserved carries its module parameters). Only a
+		 * "tokens=auth|sign|both" word is taken from those (docs/ONE-PIN.md). */
+		params = (const char *)a->pReserved;
 	}
-	return goInitialize();
+	if (params == NULL)
+		return goInitialize(NULL, 0);
+	return goInitialize((char *)params, params_len(params));
 }
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)

@@ -5,11 +5,22 @@ package main
 */
 import "C"
 
+import "github.com/jpki-pkcs11/jpki-pkcs11/ck"
+
 // goInitialize is C_Initialize once the C side checked CK_C_INITIALIZE_ARGS and the
-// fork guard (general.c).
+// fork guard (general.c). params/n is the module parameter string of pReserved,
+// already bounded by the C side (NULL/0 when there is none).
 //
 //export goInitialize
-func goInitialize() C.CK_RV { return guarded("C_Initialize", initialize) }
+func goInitialize(params *C.char, n C.size_t) C.CK_RV {
+	return guarded("C_Initialize", func() ck.RV {
+		p := ""
+		if params != nil && n > 0 {
+			p = C.GoStringN(params, C.int(n))
+		}
+		return initialize(p)
+	})
+}
 
 // goFinalize is C_Finalize once the C side checked pReserved.
 //

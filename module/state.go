@@ -69,14 +69,15 @@ func logger() *slog.Logger {
 
 // initialize creates the Manager: C_Initialize after the C side checked its
 // arguments. It opens the debug log if one is configured; it makes no PC/SC call.
-func initialize() ck.RV {
+// params is the module parameter string from pInitArgs->pReserved ("" if none).
+func initialize(params string) ck.RV {
 	state.mu.Lock()
 	defer state.mu.Unlock()
 	if state.cur != nil {
 		return ck.CKR_CRYPTOKI_ALREADY_INITIALIZED
 	}
 	log, f := openLog()
-	m, err := session.New(session.Config{Log: log})
+	m, err := session.New(session.Config{Log: log, Tokens: tokenChoice(log, params)})
 	if err != nil {
 		log.Error("C_Initialize", "err", err)
 		if f != nil {

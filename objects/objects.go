@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
@@ -35,6 +36,13 @@ func (o *Object) Attr(t ck.ULong) ([]byte, ck.RV) {
 		return nil, ck.CKR_ATTRIBUTE_TYPE_INVALID
 	}
 	return bytes.Clone(v), ck.CKR_OK
+}
+
+// With returns a copy of o whose attribute t has the value v (o is unchanged).
+func (o *Object) With(t ck.ULong, v []byte) *Object {
+	c := &Object{Class: o.Class, Private: o.Private, attrs: maps.Clone(o.attrs), sens: o.sens}
+	c.attrs[t] = bytes.Clone(v)
+	return c
 }
 
 // Template is one attribute of a search template.
@@ -112,11 +120,13 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 	return &Certificate{Cert: c, Pub: pub}, nil
 }
 
-// Params are the per-object choices of the token: CKA_ID, CKA_LABEL, CKA_PRIVATE.
+// Params are the per-object choices of the token: CKA_ID, CKA_LABEL, CKA_PRIVATE
+// and (private keys) CKA_ALWAYS_AUTHENTICATE.
 type Params struct {
-	ID      []byte
-	Label   string
-	Private bool
+	ID         []byte
+	Label      string
+	Private    bool
+	AlwaysAuth bool
 }
 
 // CertificateObject builds the CKO_CERTIFICATE object of c with the given
@@ -202,7 +212,7 @@ func PrivateKeyObject(c *Certificate, p Params, mechs []ck.ULong) *Object {
 	o.bool(ck.CKA_ALWAYS_SENSITIVE, true)
 	o.bool(ck.CKA_NEVER_EXTRACTABLE, true)
 	o.bool(ck.CKA_WRAP_WITH_TRUSTED, false)
-	o.bool(ck.CKA_ALWAYS_AUTHENTICATE, false)
+	o.bool(ck.CKA_ALWAYS_AUTHENTICATE, p.AlwaysAuth)
 	for _, t := range []ck.ULong{ck.CKA_PRIVATE_EXPONENT, ck.CKA_PRIME_1, ck.CKA_PRIME_2,
 		ck.CKA_EXPONENT_1, ck.CKA_EXPONENT_2, ck.CKA_COEFFICIENT} {
 		o.sens[t] = true

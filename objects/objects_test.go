@@ -48,7 +48,7 @@ func get(t *testing.T, o *Object, typ ck.ULong) []byte {
 
 func TestCertificateObject(t *testing.T) {
 	c, der := testCert(t, big.NewInt(0x1234567))
-	o, err := Build(Layout(AuthToken)[1], c, nil, nil)
+	o, err := Build(specOf(t, AuthToken, KindCert), c, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +81,14 @@ func TestCertificateObject(t *testing.T) {
 	if _, rv := o.Attr(ck.CKA_MODULUS); rv != ck.CKR_ATTRIBUTE_TYPE_INVALID {
 		t.Fatalf("CKA_MODULUS of a certificate: %v", rv)
 	}
-	ca, err := Build(Layout(AuthToken)[4], nil, c, nil)
+	ca, err := Build(specOf(t, AuthToken, KindCACert), nil, c, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(get(t, ca, ck.CKA_CERTIFICATE_CATEGORY), ck.EncodeULong(ck.CK_CERTIFICATE_CATEGORY_AUTHORITY)) {
 		t.Fatal("CA certificate category")
 	}
-	if _, err := Build(Layout(AuthToken)[1], nil, nil, nil); err == nil {
+	if _, err := Build(specOf(t, AuthToken, KindCert), nil, nil, nil); err == nil {
 		t.Fatal("built a certificate object without a certificate")
 	}
 	if _, err := ParseCertificate([]byte{0x30, 0x03, 0x02, 0x01, 0x01}); err == nil {
@@ -99,9 +99,8 @@ func TestCertificateObject(t *testing.T) {
 func TestKeyObjects(t *testing.T) {
 	c, _ := testCert(t, big.NewInt(7))
 	mechs := []ck.ULong{ck.CKM_RSA_PKCS, ck.CKM_SHA256_RSA_PKCS}
-	specs := Layout(SignToken)
-	priv, _ := Build(specs[2], c, nil, mechs)
-	pub, _ := Build(specs[1], c, nil, mechs)
+	priv, _ := Build(specOf(t, SignToken, KindPrivateKey), c, nil, mechs)
+	pub, _ := Build(specOf(t, SignToken, KindPublicKey), c, nil, mechs)
 	for _, o := range []*Object{priv, pub} {
 		if !bytes.Equal(get(t, o, ck.CKA_MODULUS), c.Pub.N.Bytes()) ||
 			!bytes.Equal(get(t, o, ck.CKA_PUBLIC_EXPONENT), []byte{1, 0, 1}) ||
@@ -149,7 +148,7 @@ func TestKeyObjects(t *testing.T) {
 }
 
 func TestProfileAndLayout(t *testing.T) {
-	p, err := Build(Layout(AuthToken)[0], nil, nil, nil)
+	p, err := Build(specOf(t, AuthToken, KindProfile), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,21 +156,37 @@ func TestProfileAndLayout(t *testing.T) {
 		!bytes.Equal(get(t, p, ck.CKA_CLASS), ck.EncodeULong(ck.CKO_PROFILE)) {
 		t.Fatal("profile")
 	}
-	for _, s := range Layout(SignToken) {
-		if s.Kind == KindProfile {
-			t.Fatal("the signature token must not claim public certificates")
+	// design "one PIN for one job" (docs/ONE-PIN.md): both tokens are friendly to
+	// NSS; the signature token hides everything personal behind its login; the
+	// authentication token needs no login and its key wants a context login
+	for _, tok := range []Token{AuthToken, SignToken} {
+		if specOf(t, tok, KindProfile).Class != ck.CKO_PROFILE {
+			t.Fatalf("token %d has no profile", tok)
 		}
-		if (s.Kind == KindCert || s.Kind == KindPublicKey) && !s.Private {
-			t.Fatalf("%s is public on the signature token", s.Label)
+	}
+	for _, s := range Layout(SignToken) {
+		if (s.Kind == KindCert || s.Kind == KindPublicKey || s.Kind == KindPrivateKey) != s.Private || s.AlwaysAuth {
+			t.Fatalf("signature token %s: private=%v always-auth=%v", s.Label, s.Private, s.AlwaysAuth)
 		}
 	}
 	for _, s := range Layout(AuthToken) {
-		if s.Private != (s.Kind == KindPrivateKey) {
-			t.Fatalf("auth token %s: private=%v", s.Label, s.Private)
+		if s.Private || s.AlwaysAuth != (s.Kind == KindPrivateKey) {
+			t.Fatalf("auth token %s: private=%v always-auth=%v", s.Label, s.Private, s.AlwaysAuth)
 		}
 	}
+	if LoginRequired(AuthToken) || !LoginRequired(SignToken) {
+		t.Fatal("LoginRequired: want the signature token only")
+	}
+	c, _ := testCert(t, big.NewInt(9))
+	ak, err := Build(specOf(t, AuthToken, KindPrivateKey), c, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(get(t, ak, ck.CKA_ALWAYS_AUTHENTICATE), []byte{1}) || !bytes.Equal(get(t, ak, ck.CKA_PRIVATE), []byte{0}) {
+		t.Fatal("authentication key: want CKA_ALWAYS_AUTHENTICATE true, CKA_PRIVATE false")
+	}
 	cls := []Template{{ck.CKA_CLASS, ck.EncodeULong(ck.CKO_CERTIFICATE)}}
-	if ClassMatches(cls, Layout(AuthToken)[2]) || !ClassMatches(cls, Layout(AuthToken)[1]) {
+	if ClassMatches(cls, specOf(t, AuthToken, KindPublicKey)) || !ClassMatches(cls, specOf(t, AuthToken, KindCert)) {
 		t.Fatal("ClassMatches")
 	}
 }
@@ -220,4 +235,32 @@ func FuzzSerialFromHead(f *testing.F) {
 			t.Fatal("empty serial accepted")
 		}
 	})
+}
+
+// specOf is the spec of the object of kind k in token tok's layout.
+func specOf(t *testing.T, tok Token, k Kind) Spec {
+	t.Helper()
+	for _, s := range Layout(tok) {
+		if s.Kind == k {
+			return s
+		}
+	}
+	t.Fatalf("token %d has no object of kind %d", tok, k)
+	return Spec{}
+}
+
+func TestWith(t *testing.T) {
+	c, _ := testCert(t, big.NewInt(11))
+	o, err := Build(specOf(t, AuthToken, KindPrivateKey), c, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2 := o.With(ck.CKA_ALWAYS_AUTHENTICATE, ck.Bool(false))
+	if !bytes.Equal(get(t, o, ck.CKA_ALWAYS_AUTHENTICATE), []byte{1}) ||
+		!bytes.Equal(get(t, o2, ck.CKA_ALWAYS_AUTHENTICATE), []byte{0}) {
+		t.Fatal("With changed the original or did not change the copy")
+	}
+	if _, rv := o2.Attr(ck.CKA_PRIME_1); rv != ck.CKR_ATTRIBUTE_SENSITIVE || o2.Class != o.Class {
+		t.Fatal("With lost the object's other properties")
+	}
 }

@@ -104,22 +104,11 @@ certutil -N -d "sql:$DB" --empty-password
 modutil -dbdir "sql:$DB" -add JPKI -libfile "$MOD" -force >/dev/null
 certutil -A -d "sql:$DB" -n "JPKI test signature CA" -t "CT,C,C" -i "$WORK/cas/sign-ca.pem"
 NICK="$SIGN_TOKEN:$SIGN_CERT_LABEL"
-pdfsig_sign() {
-  show pdfsig "$OUT/document.pdf" "$OUT/document.pdfsig-signed.pdf" -add-signature -nssdir "sql:$DB" \
-    -nick "$NICK" -nss-pwd "$SIGN_PIN" | tee "$WORK/pdfsig-sign.txt"
-  [ -s "$OUT/document.pdfsig-signed.pdf" ]
-}
-if ! pdfsig_sign; then
-  # pdfsig hands its one -nss-pwd to every token that asks for a login, and takes a
-  # second request as a wrong password. The signature password is not a valid
-  # authentication PIN (our module refuses it without sending it: no try is used),
-  # so keep NSS to the signature token: disable the authentication slot in this
-  # NSS database (a setting of the database, not of the card).
-  AUTH_SLOT_NAME=$(sed -n "s/^Slot [0-9]* ($AUTH_SLOT): //p" "$WORK/slots.txt")
-  echo "pdfsig asked the authentication token too; disabling slot '$AUTH_SLOT_NAME' in this NSS database"
-  show modutil -dbdir "sql:$DB" -disable JPKI -slot "$AUTH_SLOT_NAME" -force
-  pdfsig_sign || die "pdfsig could not sign through NSS: $(tail -2 "$WORK/pdfsig-sign.txt")"
-fi
+# Both tokens stay in the database: only the signature token requires a login, so
+# pdfsig's one -nss-pwd goes to it (docs/ONE-PIN.md).
+show pdfsig "$OUT/document.pdf" "$OUT/document.pdfsig-signed.pdf" -add-signature -nssdir "sql:$DB" \
+  -nick "$NICK" -nss-pwd "$SIGN_PIN" | tee "$WORK/pdfsig-sign.txt"
+[ -s "$OUT/document.pdfsig-signed.pdf" ] || die "pdfsig could not sign through NSS: $(tail -2 "$WORK/pdfsig-sign.txt")"
 show pdfsig -nssdir "sql:$DB" "$OUT/document.pdfsig-signed.pdf" | tee "$WORK/pdfsig1.txt"
 grep -q "Signature is Valid" "$WORK/pdfsig1.txt" || die "pdfsig does not call its own signature valid"
 grep -q "Certificate is Trusted" "$WORK/pdfsig1.txt" || die "pdfsig does not trust the signer certificate"

@@ -33,7 +33,7 @@ func (m *Manager) FindObjectsInit(h ck.ULong, tmpl []Attribute) error {
 		t[i] = objects.Template{Type: a.Type, Value: a.Value}
 	}
 	var found []ck.ULong
-	for i, spec := range objects.Layout(s.tok) {
+	for i, spec := range m.layout(s.tok) {
 		if !s.visible(spec) || !objects.ClassMatches(t, spec) {
 			continue
 		}
@@ -48,7 +48,7 @@ func (m *Manager) FindObjectsInit(h ck.ULong, tmpl []Attribute) error {
 		case err != nil:
 			continue // unreadable object (logged): the others still show
 		}
-		if o.Match(t) {
+		if s.stateful(spec, o).Match(t) {
 			found = append(found, s.cs.objectHandle(s.tok, i))
 		}
 	}
@@ -97,7 +97,7 @@ func (m *Manager) FindObjectsFinal(h ck.ULong) error {
 // another token, an object the session may not see).
 func (s *session) lookup(obj ck.ULong) (int, objects.Spec, error) {
 	base := s.cs.objectHandle(s.tok, 0)
-	specs := objects.Layout(s.tok)
+	specs := s.cs.m.layout(s.tok)
 	if obj < base || obj >= base+ck.ULong(len(specs)) {
 		return 0, objects.Spec{}, ck.CKR_OBJECT_HANDLE_INVALID
 	}
@@ -118,7 +118,7 @@ func (m *Manager) GetAttributeValue(h, obj ck.ULong, types []ck.ULong) ([]AttrVa
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, _, err := s.lookup(obj)
+	i, spec, err := s.lookup(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -131,12 +131,26 @@ func (m *Manager) GetAttributeValue(h, obj ck.ULong, types []ck.ULong) ([]AttrVa
 	case err != nil:
 		return nil, m.fail(s, err)
 	}
+	o = s.stateful(spec, o)
 	out := make([]AttrValue, len(types))
 	for j, t := range types {
 		v, rv := o.Attr(t)
 		out[j] = AttrValue{Value: v, Err: rv}
 	}
 	return out, nil
+}
+
+// stateful gives the attributes that follow the login state their current value:
+// an always-authenticate key answers CKA_ALWAYS_AUTHENTICATE true only while its
+// token is not logged in. NSS reads it when it makes a key handle and then asks
+// for the PIN (C_Login(CKU_CONTEXT_SPECIFIC)) before each signature with that
+// handle; once the token is logged in no further PIN is needed, and saying so
+// spares the user a prompt per TLS handshake (docs/ONE-PIN.md).
+func (s *session) stateful(spec objects.Spec, o *objects.Object) *objects.Object {
+	if !spec.AlwaysAuth || !s.cs.isLoggedIn(keyOf(s.tok)) {
+		return o
+	}
+	return o.With(ck.CKA_ALWAYS_AUTHENTICATE, ck.Bool(false))
 }
 
 func isAllowedMechs(a Attribute) bool { return a.Type == ck.CKA_ALLOWED_MECHANISMS }

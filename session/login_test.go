@@ -84,7 +84,7 @@ func TestBlockedPIN(t *testing.T) {
 		t.Fatal("a PIN was sent to a blocked counter")
 	}
 	// public objects stay readable
-	if got := find(t, m, h, nil); len(got) != 4 {
+	if got := find(t, m, h, nil); len(got) != 5 {
 		t.Fatalf("objects of a blocked token: %v", got)
 	}
 

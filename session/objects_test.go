@@ -18,7 +18,7 @@ func TestPublicObjectsWithoutLogin(t *testing.T) {
 	objs := find(t, m, h, nil)
 	got := labels(t, m, h, objs)
 	want := []string{"Public Certificates Profile", "User Authentication Certificate",
-		"User Authentication Public Key", "User Authentication CA Certificate"}
+		"User Authentication Public Key", "User Authentication Key", "User Authentication CA Certificate"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("auth token objects before login: %q, want %q", got, want)
 	}
@@ -48,9 +48,13 @@ func TestPublicObjectsWithoutLogin(t *testing.T) {
 	if new(big.Int).SetBytes(n).Cmp(x.PublicKey.(*rsa.PublicKey).N) != 0 {
 		t.Fatal("public key modulus differs from the certificate's")
 	}
-	// the private key is CKA_PRIVATE: not listed before login
-	if priv := find(t, m, h, classTmpl(ck.CKO_PRIVATE_KEY)); len(priv) != 0 {
-		t.Fatalf("private key visible before login: %v", priv)
+	// the authentication key is public and always-authenticate (docs/ONE-PIN.md):
+	// NSS finds it without a login and asks the PIN at the signature
+	priv := find(t, m, h, classTmpl(ck.CKO_PRIVATE_KEY))
+	if len(priv) != 1 || !bytes.Equal(attr(t, m, h, priv[0], ck.CKA_ALWAYS_AUTHENTICATE), []byte{1}) ||
+		!bytes.Equal(attr(t, m, h, priv[0], ck.CKA_PRIVATE), []byte{0}) ||
+		!bytes.Equal(attr(t, m, h, priv[0], ck.CKA_ID), []byte{1}) {
+		t.Fatalf("authentication key before login: %v", priv)
 	}
 	// unknown attributes and empty templates
 	v, err := m.GetAttributeValue(h, certs[0], []ck.ULong{ck.CKA_MODULUS, ck.CKA_LABEL, 0x7FFFFFF})
@@ -68,7 +72,7 @@ func TestPublicObjectsWithoutLogin(t *testing.T) {
 	// certificate file (personal data) is never read
 	h2 := open(t, m, 1, false)
 	got = labels(t, m, h2, find(t, m, h2, nil))
-	if !slices.Equal(got, []string{"Digital Signature CA Certificate"}) {
+	if !slices.Equal(got, []string{"Public Certificates Profile", "Digital Signature CA Certificate"}) {
 		t.Fatalf("signature token objects before login: %q", got)
 	}
 	if log.selected(0x0001) {
@@ -94,10 +98,10 @@ func TestPublicObjectsWithoutLogin(t *testing.T) {
 
 func TestLoginShowsPrivateObjects(t *testing.T) {
 	m, _, c := setup(t, virtual.Options{})
-	h := open(t, m, 0, false)
-	h2 := open(t, m, 0, true)
-	must(t, "Login", m.Login(h, ck.CKU_USER, []byte("1234")))
-	wantRV(t, "Login again", m.Login(h2, ck.CKU_USER, []byte("1234")), ck.CKR_USER_ALREADY_LOGGED_IN)
+	h := open(t, m, 1, false)
+	h2 := open(t, m, 1, true)
+	must(t, "Login", m.Login(h, ck.CKU_USER, []byte("ABC123")))
+	wantRV(t, "Login again", m.Login(h2, ck.CKU_USER, []byte("ABC123")), ck.CKR_USER_ALREADY_LOGGED_IN)
 	for _, s := range []struct {
 		h    ck.ULong
 		want ck.ULong
@@ -118,7 +122,7 @@ func TestLoginShowsPrivateObjects(t *testing.T) {
 	if v[0].Err != ck.CKR_ATTRIBUTE_SENSITIVE || v[1].Err != ck.CKR_ATTRIBUTE_SENSITIVE ||
 		!bytes.Equal(v[2].Value, []byte{1}) || !bytes.Equal(v[3].Value, []byte{0}) ||
 		!bytes.Equal(v[4].Value, []byte{1}) || !bytes.Equal(v[5].Value, []byte{0}) ||
-		!bytes.Equal(v[6].Value, []byte{1}) || !bytes.Equal(v[7].Value, []byte{1}) {
+		!bytes.Equal(v[6].Value, []byte{1}) || !bytes.Equal(v[7].Value, []byte{2}) {
 		t.Fatalf("private key attributes: %+v", v)
 	}
 	must(t, "Logout", m.Logout(h2))
@@ -140,8 +144,8 @@ func TestSignatureTokenPrivateCertificate(t *testing.T) {
 	h := open(t, m, 1, false)
 	must(t, "Login(sign)", m.Login(h, ck.CKU_USER, []byte("abc123"))) // folded to upper case
 	got := labels(t, m, h, find(t, m, h, nil))
-	want := []string{"Digital Signature Certificate", "Digital Signature Public Key", "Digital Signature Key",
-		"Digital Signature CA Certificate"}
+	want := []string{"Public Certificates Profile", "Digital Signature Certificate", "Digital Signature Public Key",
+		"Digital Signature Key", "Digital Signature CA Certificate"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("signature token after login: %q", got)
 	}
@@ -151,7 +155,7 @@ func TestSignatureTokenPrivateCertificate(t *testing.T) {
 	}
 	must(t, "Logout", m.Logout(h))
 	got = labels(t, m, h, find(t, m, h, nil))
-	if !slices.Equal(got, []string{"Digital Signature CA Certificate"}) {
+	if !slices.Equal(got, []string{"Public Certificates Profile", "Digital Signature CA Certificate"}) {
 		t.Fatalf("after logout: %q", got)
 	}
 }

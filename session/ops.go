@@ -19,6 +19,10 @@ type signOp struct {
 	h      hash.Hash // nil for CKM_RSA_PKCS
 	buf    []byte    // CKM_RSA_PKCS input so far
 	multi  bool      // SignUpdate was called
+	// stalled: C_Sign/C_SignFinal was refused for want of a login; the
+	// operation stays for the caller to log in and go on, or a new SignInit
+	// replaces it
+	stalled bool
 }
 
 // verifyOp is an active verification in software.
@@ -41,7 +45,7 @@ type digestOp struct {
 // session's token; a certificate or profile is CKR_KEY_HANDLE_INVALID.
 func (m *Manager) keyObject(s *session, key ck.ULong) (objects.Spec, *objects.Object, error) {
 	base := s.cs.objectHandle(s.tok, 0)
-	specs := objects.Layout(s.tok)
+	specs := m.layout(s.tok)
 	if key < base || key >= base+ck.ULong(len(specs)) {
 		return objects.Spec{}, nil, ck.CKR_KEY_HANDLE_INVALID
 	}
@@ -72,7 +76,7 @@ func (m *Manager) SignInit(h ck.ULong, mech Mechanism, key ck.ULong) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sign != nil {
+	if s.sign != nil && !s.sign.stalled {
 		return ck.CKR_OPERATION_ACTIVE
 	}
 	if !isSignMech(mech.Type) {
@@ -95,7 +99,10 @@ func (m *Manager) SignInit(h ck.ULong, mech Mechanism, key ck.ULong) error {
 			return ck.CKR_MECHANISM_INVALID
 		}
 	}
-	if !s.cs.isLoggedIn(keyOf(s.tok)) {
+	if !spec.AlwaysAuth && !s.cs.isLoggedIn(keyOf(s.tok)) {
+		// an always-authenticate key may start without a login: the caller
+		// gives the PIN with C_Login(CKU_CONTEXT_SPECIFIC) before C_Sign (the
+		// signature itself still needs the token logged in)
 		return ck.CKR_USER_NOT_LOGGED_IN
 	}
 	op := &signOp{mech: mech.Type, key: keyOf(s.tok), sigLen: modulusLen(o)}
@@ -116,6 +123,8 @@ func modulusLen(o *objects.Object) int {
 }
 
 // SignLength is the length of the signature fixed at SignInit (no card I/O).
+// module/ asks it before every C_Sign and C_SignFinal: CKR_USER_NOT_LOGGED_IN
+// while the token is not logged in (the operation stays active).
 func (m *Manager) SignLength(h ck.ULong) (int, error) {
 	s, err := m.get(h)
 	if err != nil {
@@ -125,6 +134,13 @@ func (m *Manager) SignLength(h ck.ULong) (int, error) {
 	defer s.mu.Unlock()
 	if s.sign == nil {
 		return 0, ck.CKR_OPERATION_NOT_INITIALIZED
+	}
+	if !s.cs.isLoggedIn(s.sign.key) {
+		// An always-authenticate key's operation starts without a login; say
+		// so already at the length query: GnuTLS then logs in (C_Login(CKU_USER)
+		// with its PIN callback) and asks again on the same operation.
+		s.sign.stalled = true
+		return 0, ck.CKR_USER_NOT_LOGGED_IN
 	}
 	return s.sign.sigLen, nil
 }

@@ -194,8 +194,12 @@ func (m *Manager) SessionInfo(h ck.ULong) (SessionInfo, error) {
 
 // Login verifies the PIN of the session's token with the card. A malformed PIN
 // is refused here (CKR_PIN_INCORRECT, the reason logged) and costs no try; the
-// card layer never retries. CKU_CONTEXT_SPECIFIC verifies again inside an active
-// signature operation.
+// card layer never retries. CKU_USER logs the token in (all its sessions).
+// CKU_CONTEXT_SPECIFIC is accepted inside an active signature operation, with or
+// without a prior CKU_USER login: it verifies the PIN (one VERIFY) and logs the
+// token in just as CKU_USER does. That is what lets NSS sign with the
+// authentication key after a single PIN prompt (docs/ONE-PIN.md): its
+// CKA_ALWAYS_AUTHENTICATE is true only while the token is not logged in.
 func (m *Manager) Login(h, userType ck.ULong, pin []byte) error {
 	s, err := m.get(h)
 	if err != nil {

@@ -24,6 +24,15 @@ func tokenLabel(t objects.Token) string {
 	return AuthTokenLabel
 }
 
+// layout is the object layout of token t under this configuration: objects.Layout,
+// or its login-required form for the authentication token shown alone.
+func (m *Manager) layout(t objects.Token) []objects.Spec {
+	if m.tokens == AuthOnly && t == objects.AuthToken {
+		return objects.Classic(objects.Layout(t))
+	}
+	return objects.Layout(t)
+}
+
 // shows reports whether the configuration shows token t.
 func (m *Manager) shows(t objects.Token) bool {
 	switch m.tokens {
@@ -133,12 +142,11 @@ func (m *Manager) TokenInfo(slot ck.ULong) (TokenInfo, error) {
 	}
 	k := keyOf(t)
 	info := TokenInfo{
-		Label:        tokenLabel(t),
-		Manufacturer: manufacturer,
-		Model:        "My Number Card",
-		SerialNumber: f.serial,
-		Flags: ck.CKF_LOGIN_REQUIRED | ck.CKF_USER_PIN_INITIALIZED | ck.CKF_TOKEN_INITIALIZED |
-			ck.CKF_WRITE_PROTECTED,
+		Label:              tokenLabel(t),
+		Manufacturer:       manufacturer,
+		Model:              "My Number Card",
+		SerialNumber:       f.serial,
+		Flags:              ck.CKF_USER_PIN_INITIALIZED | ck.CKF_TOKEN_INITIALIZED | ck.CKF_WRITE_PROTECTED,
 		MaxSessionCount:    ck.CK_EFFECTIVELY_INFINITE,
 		MaxRwSessionCount:  ck.CK_EFFECTIVELY_INFINITE,
 		TotalPublicMemory:  ck.CK_UNAVAILABLE_INFORMATION,
@@ -147,6 +155,12 @@ func (m *Manager) TokenInfo(slot ck.ULong) (TokenInfo, error) {
 		FreePrivateMemory:  ck.CK_UNAVAILABLE_INFORMATION,
 		HardwareVersion:    Version{1, 0},
 		FirmwareVersion:    Version{1, 0},
+	}
+	if objects.RequiresLogin(m.layout(t)) {
+		// the authentication token (with the signature token beside it) leaves
+		// it clear: NSS then never logs in to it on its own and asks the PIN at
+		// the signature (docs/ONE-PIN.md)
+		info.Flags |= ck.CKF_LOGIN_REQUIRED
 	}
 	if f.info.Kind == card.KindOther {
 		info.Model = "JPKI token"

@@ -113,9 +113,12 @@ func TestSSHAgent(t *testing.T) {
 	port, dir, srv := sshd(t, tk.card)
 	env := askpassEnv(t, dir)
 	sock := filepath.Join(dir, "agent.sock")
-	// ssh-agent loads PKCS#11 modules only from the allowed paths (-P).
+	// ssh-agent loads PKCS#11 modules only from the allowed paths (-P). Its helper
+	// logs in only to login-required tokens and cannot ask a PIN per signature:
+	// it gets the authentication token alone, which then requires a login
+	// (docs/ONE-PIN.md).
 	agentCtx, stopAgent := context.WithCancel(context.Background())
-	agent := clienttest.Cmd(agentCtx, env, "ssh-agent", "-D", "-a", sock, "-P", fx.Module)
+	agent := clienttest.Cmd(agentCtx, append(env, "JPKI_PKCS11_TOKENS=auth"), "ssh-agent", "-D", "-a", sock, "-P", fx.Module)
 	var agentOut lockedWriter
 	agent.Stdout, agent.Stderr = &agentOut, &agentOut
 	if err := agent.Start(); err != nil {

@@ -1,0 +1,252 @@
+package nss
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
+)
+
+// prompterJS replaces Firefox's prompt service (chrome context) by one that answers
+// every password prompt with arguments[0] and records each prompt's text in the
+// preference jpki.test.prompts (a JSON list), so the test can count them.
+const prompterJS = `
+const pin = arguments[0];
+const record = (what) => {
+  const list = JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));
+  list.push(what);
+  Services.prefs.setStringPref("jpki.test.prompts", JSON.stringify(list));
+};
+const prompter = {
+  QueryInterface: ChromeUtils.generateQI(["nsIPrompt"]),
+  promptPassword(title, text, password) { record("password: " + text); password.value = pin; return true; },
+  alert(title, text) { record("alert: " + text); },
+  confirm(title, text) { record("confirm: " + text); return true; },
+  confirmCheck() { return true; },
+  confirmEx() { record("confirmEx"); return 0; },
+  alertCheck() {},
+  prompt(title, text) { record("prompt: " + text); return false; },
+  promptUsernameAndPassword() { record("usernameAndPassword"); return false; },
+  select() { record("select"); return false; },
+};
+const factory = {
+  QueryInterface: ChromeUtils.generateQI(["nsIFactory", "nsIPromptFactory"]),
+  createInstance(iid) { return this.QueryInterface(iid); },
+  getPrompt(win, iid) { return prompter.QueryInterface(iid); },
+};
+Components.manager.QueryInterface(Ci.nsIComponentRegistrar).registerFactory(
+  Components.ID("{3f0d6c2e-58a1-4c77-9d0e-2b7a51c4e9a8}"), "jpki test prompter", "@mozilla.org/prompter;1", factory);
+return true;`
+
+// TestFirefoxClientAuth: Firefox ESR headless, with the module added to its profile's
+// NSS database by modutil, completes a TLS 1.2 client-authenticated request to
+// openssl s_server -Verify 1 with the card's authentication key; the server sees
+// the card's certificate. Firefox raises exactly one PIN prompt, for the
+// authentication token, over two page loads (several handshakes), and the
+// signature certificate (EF 0001) is never read.
+//
+// With the module parameter tokens=auth (docs/ONE-PIN.md: the authentication
+// token alone, login-required) the same holds: one prompt, no EF 0001.
+func TestFirefoxClientAuth(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/firefox-esr"); err != nil {
+		t.Fatal("firefox-esr is not installed (make deps installs it)")
+	}
+	t.Run("both-tokens", func(t *testing.T) { firefoxLogin(t) })
+	t.Run("tokens=auth", func(t *testing.T) { firefoxLogin(t, "-string", "tokens=auth") })
+}
+
+// firefoxLogin runs the TLS login of TestFirefoxClientAuth; modutilArgs are more
+// modutil -add arguments.
+func firefoxLogin(t *testing.T, modutilArgs ...string) {
+	c := fx.SharedCard(t)
+	env := clienttest.Env(t)
+	dir := t.TempDir()
+	// a test CA and a server certificate it issued (Firefox refuses a self-signed
+	// CA certificate as a server's own)
+	ca, caKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
+	srvCert, srvKey, csr := filepath.Join(dir, "srv.pem"), filepath.Join(dir, "srv.key"), filepath.Join(dir, "srv.csr")
+	clienttest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey,
+		"-out", ca, "-subj", "/CN=jpki-pkcs11 test CA", "-days", "2")
+	clienttest.MustRun(t, nil, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", srvKey, "-out", csr,
+		"-subj", "/CN=127.0.0.1")
+	ext := clienttest.WriteFile(t, dir, "ext", []byte("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"), 0o600)
+	clienttest.MustRun(t, nil, "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
+		"-out", srvCert, "-days", "2", "-extfile", ext)
+	cn := commonName(c.Subject(t, "auth.der"))
+
+	// the profile: its NSS database holds the module and trusts the server
+	prof := filepath.Join(dir, "profile")
+	if err := os.MkdirAll(prof, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db := "sql:" + prof
+	clienttest.MustRun(t, env, "certutil", "-N", "-d", db, "--empty-password")
+	clienttest.MustRun(t, env, "modutil", append([]string{"-dbdir", db, "-add", "JPKI", "-libfile", fx.Module, "-force"},
+		modutilArgs...)...)
+	clienttest.MustRun(t, env, "certutil", "-A", "-d", db, "-n", "test CA", "-t", "CT,C,C", "-i", ca)
+	mport, port := freePort(t), freePort(t)
+	prefs := []string{
+		fmt.Sprintf(`user_pref("marionette.port", %d);`, mport),
+		`user_pref("security.default_personal_cert", "Select Automatically");`,
+		`user_pref("security.OCSP.enabled", 0);`,
+		`user_pref("browser.shell.checkDefaultBrowser", false);`,
+		`user_pref("app.update.enabled", false);`,
+		`user_pref("datareporting.policy.dataSubmissionEnabled", false);`,
+		`user_pref("toolkit.telemetry.enabled", false);`,
+		`user_pref("network.captive-portal-service.enabled", false);`,
+		`user_pref("network.connectivity-service.enabled", false);`,
+		`user_pref("browser.aboutwelcome.enabled", false);`,
+	}
+	clienttest.WriteFile(t, prof, "user.js", []byte(strings.Join(prefs, "\n")+"\n"), 0o600)
+
+	srv := start(t, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", srvCert,
+		"-key", srvKey, "-CAfile", c.PEM(t, "authca.der"), "-Verify", "1", "-tls1_2", "-www")
+	waitPort(t, port)
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ff := start(t, append(env, "HOME="+home, "MOZ_HEADLESS=1"), "firefox-esr", "--headless", "--marionette",
+		"--remote-allow-system-access", "--no-remote", "-profile", prof, "about:blank")
+
+	m, err := dialMarionette(mport, 90*time.Second)
+	if err != nil {
+		t.Fatalf("%v\nfirefox output:\n%s", err, ff.output())
+	}
+	defer m.close()
+	if _, err := m.call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(m.context("chrome"))
+	must(m.script(prompterJS, []any{clienttest.AuthPIN}, nil))
+	must(m.context("content"))
+
+	mark := fx.PC.Mark()
+	must2(t, m, "WebDriver:Navigate", map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/", port)})
+	raw, err := m.call("WebDriver:GetPageSource", map[string]any{})
+	must(err)
+	var page struct{ Value string }
+	json.Unmarshal(raw, &page)
+	// a second page: new connections (s_server -www closes each one), new
+	// handshakes signed with the card, and no new prompt: the token stays logged in
+	must2(t, m, "WebDriver:Navigate", map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/again", port)})
+	must(m.context("chrome"))
+	var prompts []string
+	must(m.script(`return JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));`, nil, &prompts))
+	m.call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}})
+
+	// the server verified the card's certificate and shows it on its page
+	clienttest.Contains(t, "s_server page (in Firefox)", page.Value, "Client certificate", "CN="+cn)
+	clienttest.Contains(t, "s_server log", srv.output(), "depth=0 C = JP, CN = "+cn, "verify return:1")
+	// one prompt, for the authentication token
+	if len(prompts) != 1 || !strings.Contains(prompts[0], "password: ") || !strings.Contains(prompts[0], clienttest.AuthToken) {
+		t.Fatalf("prompts %q: want exactly one password prompt, for %q", prompts, clienttest.AuthToken)
+	}
+	// the card saw one PIN (the authentication PIN) and no access to EF 0001
+	if n := apdusSince(t, mark, `^00 20 00 80 [0-9A-F]{2} `); n != 1 {
+		t.Fatalf("%d VERIFY commands with a PIN during the TLS login, want 1", n)
+	}
+	if n := apdusSince(t, mark, `^00 A4 02 0C 02 00 1B\b`); n != 0 {
+		t.Fatalf("the signature PIN EF was selected %d times during the TLS login", n)
+	}
+	if n := apdusSince(t, mark, efSignCert); n != 0 {
+		t.Fatalf("EF 0001 (signature certificate) accessed %d times during the TLS login", n)
+	}
+	if mechs := clienttest.SignMechanisms(t, env); len(mechs) < 2 {
+		t.Fatalf("Firefox signed %d handshakes through the module, want at least 2 (two pages)", len(mechs))
+	}
+}
+
+func must2(t *testing.T, m *marionette, name string, params any) {
+	t.Helper()
+	if _, err := m.call(name, params); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// proc is a background program stopped (with its process group) when the test ends.
+type proc struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	return len(b), nil
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return string(p.buf)
+}
+
+// start runs name args in the background until the test ends.
+func start(t *testing.T, env []string, name string, args ...string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := clienttest.Cmd(ctx, env, name, args...)
+	p := &proc{}
+	cmd.Stdout, cmd.Stderr = p, p
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("%s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("%s output (tail):\n%s", name, tailOf(p.output(), 4000))
+		}
+	})
+	return p
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// freePort returns a currently free TCP port on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitPort waits until something listens on 127.0.0.1:port.
+func waitPort(t *testing.T, port int) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on port %d", port)
+}
