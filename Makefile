@@ -25,10 +25,12 @@ $(BUILD)/jpki: $(GOFILES)
 $(BUILD)/jpki-vcard: $(GOFILES)
 	$(GO) build -trimpath -o $@ ./cmd/jpki-vcard
 
-# Unit tests (no PC/SC), then integration tests against a private pcscd + virtual cards.
-test: deps all
+# Everything: unit tests (no PC/SC) and the integration tests with the real programs
+# against a private pcscd + virtual cards, the Windows DLL under Wine included
+# (deps-windows installs mingw-w64 and Wine; test/windows skips only where they are missing).
+test: deps deps-windows all
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 20m ./...
 
 demo: deps all
 	bash scripts/demo.sh

@@ -4,7 +4,7 @@
 set -e
 PKGS="gcc make pkg-config libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools opensc libnss3-tools poppler-utils
 gnutls-bin p11-kit libp11-kit-dev libengine-pkcs11-openssl openssl iproute2 time python3 procps util-linux
-openjdk-17-jdk-headless openssh-client openssh-server p11-kit-modules firefox-esr"
+openjdk-17-jdk-headless openssh-client openssh-server p11-kit-modules firefox-esr gdb file binutils"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
