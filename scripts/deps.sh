@@ -14,4 +14,4 @@ echo "deps: installing$missing"
 if [ "$(id -u)" != 0 ]; then echo "deps: need root to install:$missing" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends $missing >/dev/null
+apt-get install -y -q $missing >/dev/null
