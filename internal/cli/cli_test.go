@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
 )
 
 // keepOpen hides Close so one virtual system serves several runs.
@@ -372,38 +372,13 @@ func TestCertsJSONAndPEM(t *testing.T) {
 	}
 }
 
-// minimalPDF is a one-page PDF with a correct cross-reference table.
-func minimalPDF() []byte {
-	const content = "BT /F1 24 Tf 72 760 Td (Hello) Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	var offs []int
-	for i, o := range objs {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
-
 func TestPDFSign(t *testing.T) {
 	sys := virtual.NewSystem()
 	sys.Insert("R0", newCard(t, virtual.Options{}))
 	sys.Insert("R1", newCard(t, virtual.Options{Under15: true}))
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-	os.WriteFile(in, minimalPDF(), 0o644)
+	os.WriteFile(in, testpdf.Minimal("Hello"), 0o644)
 	r := run(t, sys, "ABC123\n", "pdf", "sign", in, out, "--reader", "0", "--pin-stdin", "--reason", "ok")
 	if r.code != 0 {
 		t.Fatalf("pdf sign: %s", r.err)

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,68 +39,31 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code, err := setup()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: apdu test setup:", err)
-		code = 1
-	} else {
-		code = m.Run()
-	}
-	if pc != nil {
-		pc.Stop(code != 0 && os.Getenv("KEEP_HARNESS") != "")
-	}
-	os.Exit(code)
+	os.Exit(harness.Main(m, "apdu", setup))
 }
 
-func setup() (int, error) {
+func setup(p *harness.PCSC) error {
+	pc = p
 	root, err := harness.RepoRoot()
 	if err != nil {
-		return 1, err
+		return err
 	}
-	if module, err = makeModule(root); err != nil {
-		return 1, err
-	}
-	if pc, err = harness.Start(); err != nil {
-		return 1, err
+	if module, err = harness.Module(); err != nil {
+		return err
 	}
 	drv = filepath.Join(pc.Dir, "p11drv")
 	out, err := exec.Command("gcc", "-std=gnu99", "-O2", "-Wall", "-Wextra", "-Werror",
 		"-I", filepath.Join(root, "include"), filepath.Join(root, "bench", "p11drv.c"),
 		"-o", drv, "-ldl", "-lpthread").CombinedOutput()
 	if err != nil {
-		return 1, fmt.Errorf("gcc bench/p11drv.c (make deps installs gcc): %w: %s", err, out)
+		return fmt.Errorf("gcc bench/p11drv.c (make deps installs gcc): %w: %s", err, out)
 	}
 	dir, err := pc.NewCardDir("apdu")
 	if err != nil {
-		return 1, err
+		return err
 	}
-	if card, err = pc.StartCard(dir, 0); err != nil {
-		return 1, err
-	}
-	return 0, nil
-}
-
-// makeModule runs `make build/jpki-pkcs11.so`, serialised with other test
-// processes by the harness's lock file.
-func makeModule(root string) (string, error) {
-	if err := os.MkdirAll(filepath.Join(root, "build"), 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(root, "build", ".harness.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("make", "build/jpki-pkcs11.so")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("make build/jpki-pkcs11.so: %w: %s", err, out)
-	}
-	return filepath.Join(root, "build", "jpki-pkcs11.so"), nil
+	card, err = pc.StartCard(dir, 0)
+	return err
 }
 
 // run runs a job to its end and returns its output and the APDUs it sent.

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,25 +30,17 @@ const noService = "PCSCLITE_CSOCK_NAME=/nonexistent/jpki-cabi/pcscd.comm"
 var pc *harness.PCSC
 
 func TestMain(m *testing.M) {
-	p, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: cannot start the private pcscd:", err)
-		os.Exit(1)
-	}
-	code := func() int {
+	os.Exit(harness.Main(m, "cabi", func(p *harness.PCSC) error {
 		dir, err := p.NewCardDir("card", "--auth-pin", "1234", "--sign-pin", "ABC123")
 		if err == nil {
 			_, err = p.StartCard(dir, 0)
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "FAIL: cannot serve the virtual card:", err)
-			return 1
+			return fmt.Errorf("cannot serve the virtual card: %w", err)
 		}
 		pc = p
-		return m.Run()
-	}()
-	p.Stop(code != 0 && os.Getenv("KEEP_HARNESS") != "")
-	os.Exit(code)
+		return nil
+	}))
 }
 
 // root returns the repository root.
@@ -66,25 +57,11 @@ func root(t *testing.T) string {
 // by the harness's lock file) and returns its path.
 func makeModule(t *testing.T) string {
 	t.Helper()
-	r := root(t)
-	if err := os.MkdirAll(filepath.Join(r, "build"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(filepath.Join(r, "build", ".harness.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	mod, err := harness.Build("build/jpki-pkcs11.so")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("make", "build/jpki-pkcs11.so")
-	cmd.Dir = r
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make build/jpki-pkcs11.so: %v\n%s", err, out)
-	}
-	return filepath.Join(r, "build", "jpki-pkcs11.so")
+	return mod
 }
 
 // compile builds testdata/cabi.c into dir with extra gcc flags.

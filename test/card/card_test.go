@@ -15,8 +15,8 @@ import (
 )
 
 func TestIdentifyAndReadCertificates(t *testing.T) {
-	_, dir := startCard(t, 0, nil)
-	c := connect(t, 0)
+	_, dir := pc.NewCard(t, 0, nil)
+	c := pc.Connect(t, 0)
 	info, err := c.Identify()
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +59,8 @@ func TestKinds(t *testing.T) {
 		{[]string{"--juki"}, card.KindJuki},
 	} {
 		t.Run(tc.args[0], func(t *testing.T) {
-			startCard(t, 1, tc.args)
-			info, err := connect(t, 1).Identify()
+			pc.NewCard(t, 1, tc.args)
+			info, err := pc.Connect(t, 1).Identify()
 			if err != nil || info.Kind != tc.kind {
 				t.Fatalf("identify: %+v %v, want %v", info, err, tc.kind)
 			}
@@ -69,8 +69,8 @@ func TestKinds(t *testing.T) {
 }
 
 func TestVerifyTriesAndBlock(t *testing.T) {
-	_, dir := startCard(t, 1, []string{"--auth-pin", "4321"})
-	c := connect(t, 1)
+	_, dir := pc.NewCard(t, 1, []string{"--auth-pin", "4321"})
+	c := pc.Connect(t, 1)
 	tries := func(k card.Key, want int) {
 		t.Helper()
 		n, err := c.TriesLeft(k)
@@ -135,8 +135,8 @@ func mustVcard(t *testing.T) string {
 }
 
 func TestChangePIN(t *testing.T) {
-	startCard(t, 1, nil)
-	c := connect(t, 1)
+	pc.NewCard(t, 1, nil)
+	c := pc.Connect(t, 1)
 	if err := c.ChangePIN(card.AuthKey, []byte("1234"), []byte("5678")); err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +159,8 @@ func TestChangePIN(t *testing.T) {
 }
 
 func TestSignBothKeys(t *testing.T) {
-	startCard(t, 0, nil)
-	c := connect(t, 0)
+	pc.NewCard(t, 0, nil)
+	c := pc.Connect(t, 0)
 	data := []byte("document to sign, " + time.Now().String())
 	dataFile := filepath.Join(t.TempDir(), "data")
 	if err := os.WriteFile(dataFile, data, 0o600); err != nil {
@@ -205,8 +205,8 @@ func TestSignBothKeys(t *testing.T) {
 }
 
 func TestRemovedMidOperation(t *testing.T) {
-	vc, _ := startCard(t, 0, nil, "--latency", "100ms")
-	c := connect(t, 0)
+	vc, _ := pc.NewCard(t, 0, nil, "--latency", "100ms")
+	c := pc.Connect(t, 0)
 	if _, err := c.Identify(); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestRemovedMidOperation(t *testing.T) {
 	if err := pc.WaitCard(0, true, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c2 := connect(t, 0)
+	c2 := pc.Connect(t, 0)
 	if info, err := c2.Identify(); err != nil || info.Kind != card.KindMyNumber {
 		t.Fatalf("after re-insertion: %+v %v", info, err)
 	}
@@ -256,7 +256,7 @@ func TestOpenSCAcceptsTheVirtualCard(t *testing.T) {
 	if _, err := os.Stat(opensc); err != nil {
 		t.Fatalf("OpenSC is not installed (make deps): %v", err)
 	}
-	startCard(t, 0, nil)
+	pc.NewCard(t, 0, nil)
 	tmp := t.TempDir()
 	tool := func(args ...string) string {
 		t.Helper()
@@ -288,8 +288,8 @@ func TestOpenSCAcceptsTheVirtualCard(t *testing.T) {
 // TestServiceRestart: pcscd goes away and comes back; the served card reconnects
 // to the new vpcd by itself and the card layer works again on a new connection.
 func TestServiceRestart(t *testing.T) {
-	startCard(t, 0, nil)
-	c := connect(t, 0)
+	pc.NewCard(t, 0, nil)
+	c := pc.Connect(t, 0)
 	if _, err := c.Identify(); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestServiceRestart(t *testing.T) {
 	if err := pc.WaitCard(0, true, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if info, err := connect(t, 0).Identify(); err != nil || info.Kind != card.KindMyNumber {
+	if info, err := pc.Connect(t, 0).Identify(); err != nil || info.Kind != card.KindMyNumber {
 		t.Fatalf("after the restart: %+v %v", info, err)
 	}
 }

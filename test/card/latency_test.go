@@ -11,13 +11,13 @@ import (
 // TCP_QUICKACK re-armed after every read, an APDU through pcscd and vpcd takes
 // well under the ~48 ms of a delayed ACK; with --latency the card is as slow as asked.
 func TestAPDURoundTrip(t *testing.T) {
-	startCard(t, 0, nil)
-	startCard(t, 1, nil, "--latency", "20ms")
+	pc.NewCard(t, 0, nil)
+	pc.NewCard(t, 1, nil, "--latency", "20ms")
 	for _, tc := range []struct {
 		reader   int
 		min, max time.Duration
 	}{{0, 0, 10 * time.Millisecond}, {1, 20 * time.Millisecond, 35 * time.Millisecond}} {
-		c := connect(t, tc.reader)
+		c := pc.Connect(t, tc.reader)
 		tr := c.Transport()
 		const n = 40
 		start := time.Now()

@@ -4,14 +4,11 @@ package cardtest
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/harness"
 )
 
@@ -19,54 +16,7 @@ import (
 var pc *harness.PCSC
 
 func TestMain(m *testing.M) {
-	p, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: cannot start the private pcscd:", err)
-		os.Exit(1)
-	}
-	pc = p
-	code := m.Run()
-	p.Stop(code != 0 && os.Getenv("KEEP_HARNESS") != "")
-	os.Exit(code)
-}
-
-// startCard makes a card with `jpki-vcard new` (extra flags args) and serves it in
-// reader i for the test's duration.
-func startCard(t *testing.T, i int, newArgs []string, serveArgs ...string) (*harness.Card, string) {
-	t.Helper()
-	dir, err := pc.NewCardDir(fmt.Sprintf("%s-%d", filepath.Base(t.Name()), time.Now().UnixNano()), newArgs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := pc.StartCard(dir, i, serveArgs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Stop()
-		if err := pc.WaitCard(i, false, 10*time.Second); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("card log:\n%s", c.Log())
-		}
-	})
-	return c, dir
-}
-
-// connect opens the card layer on reader i through card/pcsc.
-func connect(t *testing.T, i int) *card.Card {
-	t.Helper()
-	sys, err := pc.System()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := sys.Connect(harness.ReaderName(i))
-	if err != nil {
-		t.Fatalf("connect reader %d: %v", i, err)
-	}
-	t.Cleanup(func() { _ = tr.Close() })
-	return card.New(tr)
+	os.Exit(harness.Main(m, "test/card", func(p *harness.PCSC) error { pc = p; return nil }))
 }
 
 // digestInfo is the SHA-256 DigestInfo of data.

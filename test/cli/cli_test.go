@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
 )
 
 type reader struct {
@@ -118,7 +120,7 @@ func TestMalformedPINSendsNothing(t *testing.T) {
 	dir := t.TempDir()
 	doc, pdf := filepath.Join(dir, "doc.txt"), filepath.Join(dir, "doc.pdf")
 	os.WriteFile(doc, []byte("hello"), 0o644)
-	os.WriteFile(pdf, minimalPDF(), 0o644)
+	os.WriteFile(pdf, testpdf.Minimal("Hello JPKI"), 0o644)
 	for _, tc := range []struct {
 		pin  string
 		args []string
@@ -208,7 +210,7 @@ func TestPDFSignValidForPdfsig(t *testing.T) {
 	insert(t, 0)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-	if err := os.WriteFile(in, minimalPDF(), 0o644); err != nil {
+	if err := os.WriteFile(in, testpdf.Minimal("Hello JPKI"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mark := pc.Mark()
@@ -230,47 +232,4 @@ func TestPDFSignValidForPdfsig(t *testing.T) {
 	if r := run(t, "ABC123\n", "pdf", "sign", out, out, "--pin-stdin"); r.code == 0 {
 		t.Errorf("pdf sign over its own input succeeded")
 	}
-}
-
-// minimalPDF is a one-page PDF 1.4 with a correct cross-reference table.
-func minimalPDF() []byte {
-	const content = "BT /F1 24 Tf 72 760 Td (Hello JPKI) Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		"<< /Length " + itoa(len(content)) + " >>\nstream\n" + content + "\nendstream",
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b strings.Builder
-	b.WriteString("%PDF-1.4\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		b.WriteString(itoa(i+1) + " 0 obj\n" + o + "\nendobj\n")
-	}
-	xref := b.Len()
-	b.WriteString("xref\n0 " + itoa(len(objs)+1) + "\n0000000000 65535 f \n")
-	for _, o := range offs {
-		b.WriteString(pad10(o) + " 00000 n \n")
-	}
-	b.WriteString("trailer\n<< /Size " + itoa(len(objs)+1) + " /Root 1 0 R >>\nstartxref\n" + itoa(xref) + "\n%%EOF\n")
-	return []byte(b.String())
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var d []byte
-	for n > 0 {
-		d = append([]byte{byte('0' + n%10)}, d...)
-		n /= 10
-	}
-	return string(d)
-}
-
-func pad10(n int) string {
-	s := itoa(n)
-	return strings.Repeat("0", 10-len(s)) + s
 }

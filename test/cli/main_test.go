@@ -4,12 +4,9 @@ package cli_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,49 +19,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	jpki, err = buildJPKI()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "test/cli:", err)
-		os.Exit(1)
-	}
-	pc, err = harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "test/cli:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	pc.Stop(code != 0)
-	if code != 0 {
-		fmt.Fprintln(os.Stderr, "test/cli: logs kept in", pc.Dir)
-	}
-	os.Exit(code)
-}
-
-// buildJPKI runs `make build/jpki` under the harness's build lock.
-func buildJPKI() (string, error) {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(filepath.Join(root, "build"), 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(root, "build", ".harness.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("make", "build/jpki")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("make build/jpki: %w: %s", err, out)
-	}
-	return filepath.Join(root, "build", "jpki"), nil
+	os.Exit(harness.Main(m, "test/cli", func(p *harness.PCSC) error {
+		pc = p
+		var err error
+		jpki, err = harness.Build("build/jpki")
+		return err
+	}))
 }
 
 // result of one jpki run.
@@ -110,20 +70,7 @@ func mustRun(t *testing.T, stdin string, args ...string) result {
 // into reader i until the test ends (then waits until the reader is empty).
 func insert(t *testing.T, i int, flags ...string) *harness.Card {
 	t.Helper()
-	dir, err := pc.NewCardDir(fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "_"), i), flags...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := pc.StartCard(dir, i)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Stop()
-		if err := pc.WaitCard(i, false, 10*time.Second); err != nil {
-			t.Errorf("reader %d not empty after the test: %v", i, err)
-		}
-	})
+	c, _ := pc.NewCard(t, i, flags)
 	return c
 }
 

@@ -17,7 +17,7 @@ func TestP11toolListTokens(t *testing.T) {
 	sharedTokens(t)
 	out := clienttest.MustRun(t, clienttest.Env(t), "p11tool", "--provider", fx.Module, "--list-token-urls")
 	for _, tok := range []string{clienttest.AuthToken, clienttest.SignToken} {
-		clienttest.Contains(t, "p11tool --list-token-urls", out, "token="+uriEscape(tok))
+		clienttest.Contains(t, "p11tool --list-token-urls", out, "token="+clienttest.URIEscape(tok))
 	}
 }
 
@@ -40,16 +40,16 @@ func TestP11toolListAll(t *testing.T) {
 			[]string{"Digital Signature Certificate;", "Digital Signature Public Key", "Digital Signature Key;"}, "Digital Signature Key"},
 	} {
 		t.Run(strings.ReplaceAll(c.token, " ", "_"), func(t *testing.T) {
-			uri := "pkcs11:token=" + uriEscape(c.token)
+			uri := "pkcs11:token=" + clienttest.URIEscape(c.token)
 			pub := clienttest.MustRun(t, clienttest.Env(t), "p11tool", "--provider", fx.Module, "--list-all", uri)
 			login := clienttest.MustRun(t, clienttest.Env(t, "GNUTLS_PIN="+c.pin), "p11tool", "--provider", fx.Module,
 				"--login", "--list-all", uri)
 			for _, l := range c.public {
-				clienttest.Contains(t, "p11tool --list-all", pub, "object="+uriEscape(strings.TrimSuffix(l, ";")))
-				clienttest.Contains(t, "p11tool --login --list-all", login, "object="+uriEscape(strings.TrimSuffix(l, ";")))
+				clienttest.Contains(t, "p11tool --list-all", pub, "object="+clienttest.URIEscape(strings.TrimSuffix(l, ";")))
+				clienttest.Contains(t, "p11tool --login --list-all", login, "object="+clienttest.URIEscape(strings.TrimSuffix(l, ";")))
 			}
 			for _, l := range c.private {
-				obj := "object=" + uriEscape(strings.TrimSuffix(l, ";"))
+				obj := "object=" + clienttest.URIEscape(strings.TrimSuffix(l, ";"))
 				if strings.HasSuffix(l, ";") {
 					obj += ";"
 				}
@@ -59,7 +59,7 @@ func TestP11toolListAll(t *testing.T) {
 				clienttest.Contains(t, "p11tool --login --list-all", login, obj)
 			}
 			clienttest.Contains(t, "p11tool --login --list-all", login, "Type: Private key (RSA-2048)",
-				"object="+uriEscape(c.key)+";type=private")
+				"object="+clienttest.URIEscape(c.key)+";type=private")
 		})
 	}
 }
@@ -76,7 +76,7 @@ func TestGnuTLSClientAuth(t *testing.T) {
 	srvCert, srvKey := serverCert(t, dir)
 	caPEM := tk.card.PEM(t, "authca.der")
 	cn := commonName(tk.card.Subject(t, "auth.der"))
-	obj := "pkcs11:token=" + uriEscape(clienttest.AuthToken) + ";id=%01"
+	obj := "pkcs11:token=" + clienttest.URIEscape(clienttest.AuthToken) + ";id=%01"
 	for _, c := range []struct {
 		name, priority, sigType string
 		mech                    int
@@ -85,8 +85,8 @@ func TestGnuTLSClientAuth(t *testing.T) {
 		{"pkcs1-only", "NORMAL:-VERS-TLS1.3:-SIGN-ALL:+SIGN-RSA-SHA256", "RSA", clienttest.CKM_RSA_PKCS},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			port := freePort(t)
-			srv := startServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
+			port := clienttest.FreePort(t)
+			srv := clienttest.StartServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
 				"-cert", srvCert, "-key", srvKey, "-CAfile", caPEM, "-Verify", "1", "-tls1_2", "-www")
 			env := clienttest.Env(t, "GNUTLS_PIN="+clienttest.AuthPIN)
 			out, err := runHeldStdin(t, env, "GET / HTTP/1.0\r\n\r\n", 20*time.Second, "gnutls-cli",

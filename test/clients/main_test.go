@@ -8,12 +8,9 @@ package clients
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,100 +48,6 @@ func authAlwaysAuthenticate(t *testing.T, tk tokens) bool {
 	return ok && strings.Contains(k.Access, "always authenticate")
 }
 
-// uriEscape escapes a PKCS#11 URI path attribute value (RFC 7512): everything but
-// unreserved characters is percent-encoded.
-func uriEscape(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
-// freePort returns a currently free TCP port on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// server is a background server process (openssl s_server, gnutls-serv, sshd)
-// stopped when the test ends.
-type server struct {
-	w    *lockedWriter
-	done chan struct{}
-}
-
-// startServer starts name args on 127.0.0.1:port and waits until the port accepts
-// connections; the test's cleanup kills it (with its process group).
-func startServer(t *testing.T, port int, env []string, name string, args ...string) *server {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := clienttest.Cmd(ctx, env, name, args...)
-	w := &lockedWriter{}
-	s := &server{w: w, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-s.done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, w.String())
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-s.done:
-			t.Fatalf("%s exited at start:\n%s", name, w.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s: %v\n%s", name, addr, err, w.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// Output is what the server printed so far.
-func (s *server) Output() string { return s.w.String() }
-
-// lockedWriter collects a process's output for concurrent writers and readers.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // runHeldStdin runs name args with stdin that gives input and then stays open (a
 // client that must not hang up before the server answers) until the program exits
 // or hold passes. It returns the combined output and the error.
@@ -171,7 +74,7 @@ func runStaged(t *testing.T, env []string, stages []stage, hold time.Duration, n
 	defer cancel()
 	cmd := clienttest.Cmd(ctx, env, name, args...)
 	cmd.Stdin = r
-	var out lockedWriter
+	var out clienttest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		w.Close()

@@ -25,8 +25,8 @@ func TestOpenSSLEngineSign(t *testing.T) {
 	in := clienttest.WriteFile(t, dir, "data", data, 0o600)
 	pub := tk.card.PubKey(t, "sign.der")
 	uris := map[string]string{
-		"by-id":    "pkcs11:token=" + uriEscape(clienttest.SignToken) + ";id=%02;type=private",
-		"by-label": "pkcs11:token=" + uriEscape(clienttest.SignToken) + ";object=" + uriEscape("Digital Signature Key") + ";type=private",
+		"by-id":    "pkcs11:token=" + clienttest.URIEscape(clienttest.SignToken) + ";id=%02;type=private",
+		"by-label": "pkcs11:token=" + clienttest.URIEscape(clienttest.SignToken) + ";object=" + clienttest.URIEscape("Digital Signature Key") + ";type=private",
 	}
 	for _, c := range []struct{ name, hash string }{{"by-id", "sha256"}, {"by-label", "sha512"}, {"by-id", "sha1"}} {
 		t.Run(c.name+"-"+c.hash, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestOpenSSLClientAuth(t *testing.T) {
 	if cn == "" {
 		t.Fatal("no CN in the authentication certificate")
 	}
-	key := "pkcs11:token=" + uriEscape(clienttest.AuthToken) + ";id=%01;type=private;pin-value=" + clienttest.AuthPIN
+	key := "pkcs11:token=" + clienttest.URIEscape(clienttest.AuthToken) + ";id=%01;type=private;pin-value=" + clienttest.AuthPIN
 	always := authAlwaysAuthenticate(t, tk)
 	for _, c := range []struct {
 		name   string
@@ -94,8 +94,8 @@ func TestOpenSSLClientAuth(t *testing.T) {
 		{"pkcs1", []string{"-sigalgs", "RSA+SHA256"}, "RSA", clienttest.CKM_RSA_PKCS},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			port := freePort(t)
-			srv := startServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
+			port := clienttest.FreePort(t)
+			srv := clienttest.StartServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
 				"-cert", srvCert, "-key", srvKey, "-CAfile", caPEM, "-Verify", "1", "-tls1_2", "-www")
 			env := clienttest.Env(t, "PKCS11_MODULE_PATH="+fx.Module)
 			args := append([]string{"s_client", "-connect", fmt.Sprintf("127.0.0.1:%d", port), "-tls1_2",

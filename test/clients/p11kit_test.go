@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/harness"
 )
 
 // p11kitConfigs is p11-kit's module config directory (pkg-config p11-kit-1).
@@ -24,7 +25,7 @@ func p11kitConfigs(t *testing.T) string {
 // makeInstall runs make target in the repository root with vars ("K=V").
 func makeInstall(t *testing.T, target string, vars ...string) string {
 	t.Helper()
-	out, err := clienttest.Make(fx.Root, append([]string{target}, vars...)...)
+	out, err := harness.Make(append([]string{target}, vars...)...)
 	if err != nil {
 		t.Fatalf("make %s %v: %v\n%s", target, vars, err, out)
 	}
@@ -78,7 +79,7 @@ func TestInstallListModules(t *testing.T) {
 		t.Fatalf("%s exists before the test: a real installation is in the way", conf)
 	}
 	t.Cleanup(func() {
-		out, err := clienttest.Make(fx.Root, "uninstall")
+		out, err := harness.Make("uninstall")
 		if err != nil {
 			t.Errorf("make uninstall: %v\n%s", err, out)
 		}
@@ -107,7 +108,7 @@ func TestInstallListModules(t *testing.T) {
 	// GnuTLS without --provider goes through p11-kit's proxy and finds the card.
 	urls := clienttest.MustRun(t, clienttest.Env(t), "p11tool", "--list-token-urls")
 	clienttest.Contains(t, "p11tool --list-token-urls (p11-kit proxy)", urls,
-		"token="+uriEscape(clienttest.AuthToken), "token="+uriEscape(clienttest.SignToken))
+		"token="+clienttest.URIEscape(clienttest.AuthToken), "token="+clienttest.URIEscape(clienttest.SignToken))
 }
 
 // TestP11KitServer: `p11-kit server` loads the module and exports both tokens; a
@@ -116,7 +117,7 @@ func TestInstallListModules(t *testing.T) {
 func TestP11KitServer(t *testing.T) {
 	tk := sharedTokens(t)
 	env := clienttest.Env(t)
-	addr := fx.P11KitServer(t, env, "pkcs11:token="+uriEscape(clienttest.AuthToken), "pkcs11:token="+uriEscape(clienttest.SignToken))
+	addr := fx.P11KitServer(t, env, "pkcs11:token="+clienttest.URIEscape(clienttest.AuthToken), "pkcs11:token="+clienttest.URIEscape(clienttest.SignToken))
 	cenv := append(os.Environ(), "P11_KIT_SERVER_ADDRESS="+addr)
 	tool := func(args ...string) string {
 		t.Helper()

@@ -45,7 +45,7 @@ func TestSSHKeygenD(t *testing.T) {
 // sshd runs a private sshd on a loopback high port whose authorized_keys holds the
 // card's authentication key; it returns the port, a working directory and the
 // server (its log shows the accepted key).
-func sshd(t *testing.T, c *clienttest.Card) (int, string, *server) {
+func sshd(t *testing.T, c *clienttest.Card) (int, string, *clienttest.Server) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -59,7 +59,7 @@ func sshd(t *testing.T, c *clienttest.Card) (int, string, *server) {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := clienttest.FreePort(t)
 	conf := clienttest.WriteFile(t, dir, "sshd_config", []byte(fmt.Sprintf(`ListenAddress 127.0.0.1
 Port %d
 HostKey %s
@@ -72,7 +72,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 `, port, hostKey, dir, authKeys)), 0o600)
-	srv := startServer(t, port, nil, "/usr/sbin/sshd", "-D", "-e", "-f", conf)
+	srv := clienttest.StartServer(t, port, nil, "/usr/sbin/sshd", "-D", "-e", "-f", conf)
 	return port, dir, srv
 }
 
@@ -119,7 +119,7 @@ func TestSSHAgent(t *testing.T) {
 	// (docs/ONE-PIN.md).
 	agentCtx, stopAgent := context.WithCancel(context.Background())
 	agent := clienttest.Cmd(agentCtx, append(env, "JPKI_PKCS11_TOKENS=auth"), "ssh-agent", "-D", "-a", sock, "-P", fx.Module)
-	var agentOut lockedWriter
+	var agentOut clienttest.Buffer
 	agent.Stdout, agent.Stderr = &agentOut, &agentOut
 	if err := agent.Start(); err != nil {
 		stopAgent()

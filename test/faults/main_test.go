@@ -33,32 +33,20 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	p, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: cannot start the private pcscd:", err)
-		os.Exit(1)
-	}
-	code := func() int {
+	os.Exit(harness.Main(m, "faults", func(p *harness.PCSC) error {
 		for _, c := range []struct {
 			dir  *string
 			name string
 		}{{&cardA, "A"}, {&cardB, "B"}, {&cardC, "C"}} {
 			d, err := p.NewCardDir("card"+c.name, "--auth-pin", authPIN, "--sign-pin", signPIN)
 			if err != nil {
-				fmt.Fprintln(os.Stderr, "FAIL: jpki-vcard new:", err)
-				return 1
+				return fmt.Errorf("jpki-vcard new: %w", err)
 			}
 			*c.dir = d
 		}
 		pc = p
-		return m.Run()
-	}()
-	keep := code != 0 && os.Getenv("KEEP_HARNESS") != ""
-	p.Stop(keep)
-	if keep {
-		fmt.Fprintln(os.Stderr, "faults: logs kept in", p.Dir)
-	}
-	os.Exit(code)
+		return nil
+	}))
 }
 
 // certOf returns a card's certificate file (auth.der, sign.der, ...).

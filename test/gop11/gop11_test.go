@@ -12,7 +12,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/gop11/report"
 )
 
 // fx is this test process's private pcscd and module; gop11 the built program.
@@ -84,47 +84,11 @@ func run(t *testing.T, env []string, v any, args ...string) {
 	}
 }
 
-// Token and Object mirror cmd/gop11's `list` output.
-type Token struct {
-	Slot      uint     `json:"slot"`
-	Label     string   `json:"label"`
-	Serial    string   `json:"serial"`
-	Model     string   `json:"model"`
-	Flags     uint     `json:"flags"`
-	MinPin    uint     `json:"minPin"`
-	MaxPin    uint     `json:"maxPin"`
-	Mechs     []uint   `json:"mechanisms"`
-	Objects   []Object `json:"objects"`
-	SlotFlags uint     `json:"slotFlags"`
-}
-
-// Object is one object's attributes and refused attributes (CKR names).
-type Object struct {
-	Attrs  map[string][]byte `json:"attrs"`
-	Errors map[string]string `json:"errors"`
-}
-
-func (o Object) ulong(name string) (uint64, bool) {
-	v, ok := o.Attrs[name]
-	if !ok || len(v) != 8 {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint64(v), true
-}
-
-func (o Object) boolean(name string) (bool, bool) {
-	v, ok := o.Attrs[name]
-	if !ok || len(v) != 1 {
-		return false, false
-	}
-	return v[0] != 0, true
-}
-
 // find returns the objects of class with CKA_ID id (nil: any).
-func find(objs []Object, class uint64, id []byte) []Object {
-	var out []Object
+func find(objs []report.Object, class uint64, id []byte) []report.Object {
+	var out []report.Object
 	for _, o := range objs {
-		if c, _ := o.ulong("CLASS"); c == class && (id == nil || bytes.Equal(o.Attrs["ID"], id)) {
+		if c, _ := o.Ulong("CLASS"); c == class && (id == nil || bytes.Equal(o.Attrs["ID"], id)) {
 			out = append(out, o)
 		}
 	}
@@ -152,7 +116,7 @@ func readCert(t *testing.T, c *clienttest.Card, name string) *x509.Certificate {
 func TestMiekgListsTokensAndObjects(t *testing.T) {
 	c := fx.StartCard(t, 0)
 	env, _ := server(t)
-	var tokens []Token
+	var tokens []report.Token
 	run(t, env, &tokens, "list")
 	if len(tokens) != 2 || tokens[0].Label != clienttest.AuthToken || tokens[1].Label != clienttest.SignToken {
 		t.Fatalf("tokens %+v, want %q and %q", tokens, clienttest.AuthToken, clienttest.SignToken)
@@ -209,7 +173,7 @@ func TestMiekgListsTokensAndObjects(t *testing.T) {
 	if !bytes.Equal(pubs[0].Attrs["MODULUS"], rsaPub.N.Bytes()) {
 		t.Fatal("public key CKA_MODULUS is not the certificate's")
 	}
-	if bits, _ := pubs[0].ulong("MODULUS_BITS"); bits != 2048 {
+	if bits, _ := pubs[0].Ulong("MODULUS_BITS"); bits != 2048 {
 		t.Fatalf("CKA_MODULUS_BITS %d", bits)
 	}
 	if len(find(auth.Objects, ckoProfile, nil)) != 1 {
@@ -223,7 +187,7 @@ func TestMiekgListsTokensAndObjects(t *testing.T) {
 		if bytes.Equal(o.Attrs["ID"], []byte{1}) {
 			continue
 		}
-		if cat, _ := o.ulong("CERTIFICATE_CATEGORY"); cat != 2 {
+		if cat, _ := o.Ulong("CERTIFICATE_CATEGORY"); cat != 2 {
 			t.Fatalf("CA certificate category %d, want 2 (authority)", cat)
 		}
 	}
@@ -243,15 +207,15 @@ func TestMiekgListsTokensAndObjects(t *testing.T) {
 
 // checkPrivateKey: CKA_SIGN, sensitive, not extractable; the private parts are
 // CKR_ATTRIBUTE_SENSITIVE.
-func checkPrivateKey(t *testing.T, k Object) {
+func checkPrivateKey(t *testing.T, k report.Object) {
 	t.Helper()
-	if v, ok := k.boolean("SIGN"); !ok || !v {
+	if v, ok := k.Bool("SIGN"); !ok || !v {
 		t.Fatal("private key: CKA_SIGN not true")
 	}
-	if v, ok := k.boolean("SENSITIVE"); !ok || !v {
+	if v, ok := k.Bool("SENSITIVE"); !ok || !v {
 		t.Fatal("private key: CKA_SENSITIVE not true")
 	}
-	if v, ok := k.boolean("EXTRACTABLE"); !ok || v {
+	if v, ok := k.Bool("EXTRACTABLE"); !ok || v {
 		t.Fatal("private key: CKA_EXTRACTABLE not false")
 	}
 	for _, a := range []string{"PRIVATE_EXPONENT", "PRIME_1"} {
@@ -275,7 +239,7 @@ type Signed struct {
 func TestCrypto11Signer(t *testing.T) {
 	c := fx.StartCard(t, 0)
 	env, srvEnv := server(t)
-	var tokens []Token
+	var tokens []report.Token
 	run(t, env, &tokens, "list")
 	pss := map[string]bool{}
 	for _, tk := range tokens {

@@ -29,22 +29,51 @@ func RepoRoot() (string, error) {
 	}
 }
 
-var buildOnce struct {
+// once caches one build per process.
+type once struct {
 	sync.Once
 	path string
 	err  error
 }
 
+func (o *once) get(target string) (string, error) {
+	o.Do(func() { o.path, o.err = Build(target) })
+	return o.path, o.err
+}
+
+var vcardOnce, moduleOnce once
+
 // VcardBinary returns build/jpki-vcard, running `make build/jpki-vcard` once per
 // process (it rebuilds only when sources changed). Concurrent test processes
 // serialise on a lock file.
-func VcardBinary() (string, error) {
-	buildOnce.Do(func() { buildOnce.path, buildOnce.err = makeTarget("build/jpki-vcard") })
-	return buildOnce.path, buildOnce.err
+func VcardBinary() (string, error) { return vcardOnce.get("build/jpki-vcard") }
+
+// Module returns build/jpki-pkcs11.so, running `make build/jpki-pkcs11.so` once
+// per process under the build lock (see Make). Test processes must not load it
+// themselves: they hand the path to the programs they start.
+func Module() (string, error) { return moduleOnce.get("build/jpki-pkcs11.so") }
+
+// Build runs `make target` in the repository root under the build lock (see
+// Make) and returns the target's absolute path, checking that it exists.
+func Build(target string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	if out, err := Make(target); err != nil {
+		return "", fmt.Errorf("harness: make %s: %w: %s", target, err, out)
+	}
+	path := filepath.Join(root, target)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("harness: %s missing after make: %w", target, err)
+	}
+	return path, nil
 }
 
-// makeTarget runs `make target` in the repository root under an exclusive lock.
-func makeTarget(target string) (string, error) {
+// Make runs make with args in the repository root and returns its combined
+// output. It holds an exclusive lock on build/.harness.lock meanwhile, so test
+// packages running in parallel never run make at the same time.
+func Make(args ...string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
@@ -61,14 +90,8 @@ func makeTarget(target string) (string, error) {
 		return "", err
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("make", target)
+	cmd := exec.Command("make", args...)
 	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("harness: make %s: %w: %s", target, err, out)
-	}
-	path := filepath.Join(root, target)
-	if _, err := os.Stat(path); err != nil {
-		return "", fmt.Errorf("harness: %s missing after make: %w", target, err)
-	}
-	return path, nil
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

@@ -92,7 +92,7 @@ func firefoxLogin(t *testing.T, modutilArgs ...string) {
 	clienttest.MustRun(t, env, "modutil", append([]string{"-dbdir", db, "-add", "JPKI", "-libfile", fx.Module, "-force"},
 		modutilArgs...)...)
 	clienttest.MustRun(t, env, "certutil", "-A", "-d", db, "-n", "test CA", "-t", "CT,C,C", "-i", ca)
-	mport, port := freePort(t), freePort(t)
+	mport, port := clienttest.FreePort(t), clienttest.FreePort(t)
 	prefs := []string{
 		fmt.Sprintf(`user_pref("marionette.port", %d);`, mport),
 		`user_pref("security.default_personal_cert", "Select Automatically");`,
@@ -117,12 +117,12 @@ func firefoxLogin(t *testing.T, modutilArgs ...string) {
 	ff := start(t, append(env, "HOME="+home, "MOZ_HEADLESS=1"), "firefox-esr", "--headless", "--marionette",
 		"--remote-allow-system-access", "--no-remote", "-profile", prof, "about:blank")
 
-	m, err := dialMarionette(mport, 90*time.Second)
+	m, err := clienttest.DialMarionette(mport, 90*time.Second, marionetteTimeout)
 	if err != nil {
 		t.Fatalf("%v\nfirefox output:\n%s", err, ff.output())
 	}
-	defer m.close()
-	if _, err := m.call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{}}); err != nil {
+	defer m.Close()
+	if _, err := m.Call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{}}, marionetteTimeout); err != nil {
 		t.Fatal(err)
 	}
 	must := func(err error) {
@@ -131,26 +131,26 @@ func firefoxLogin(t *testing.T, modutilArgs ...string) {
 			t.Fatal(err)
 		}
 	}
-	must(m.context("chrome"))
-	must(m.script(prompterJS, []any{clienttest.AuthPIN}, nil))
-	must(m.context("content"))
+	must(m.SetContext("chrome", marionetteTimeout))
+	must(m.Script(prompterJS, []any{clienttest.AuthPIN}, nil, marionetteTimeout))
+	must(m.SetContext("content", marionetteTimeout))
 
 	mark := fx.PC.Mark()
 	must2(t, m, "WebDriver:Navigate", map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/", port)})
-	raw, err := m.call("WebDriver:GetPageSource", map[string]any{})
+	raw, err := m.Call("WebDriver:GetPageSource", map[string]any{}, marionetteTimeout)
 	must(err)
-	var page struct{ Value string }
+	var page string
 	json.Unmarshal(raw, &page)
 	// a second page: new connections (s_server -www closes each one), new
 	// handshakes signed with the card, and no new prompt: the token stays logged in
 	must2(t, m, "WebDriver:Navigate", map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/again", port)})
-	must(m.context("chrome"))
+	must(m.SetContext("chrome", marionetteTimeout))
 	var prompts []string
-	must(m.script(`return JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));`, nil, &prompts))
-	m.call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}})
+	must(m.Script(`return JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));`, nil, &prompts, marionetteTimeout))
+	m.Call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}}, marionetteTimeout)
 
 	// the server verified the card's certificate and shows it on its page
-	clienttest.Contains(t, "s_server page (in Firefox)", page.Value, "Client certificate", "CN="+cn)
+	clienttest.Contains(t, "s_server page (in Firefox)", page, "Client certificate", "CN="+cn)
 	clienttest.Contains(t, "s_server log", srv.output(), "depth=0 C = JP, CN = "+cn, "verify return:1")
 	// one prompt, for the authentication token
 	if len(prompts) != 1 || !strings.Contains(prompts[0], "password: ") || !strings.Contains(prompts[0], clienttest.AuthToken) {
@@ -171,9 +171,12 @@ func firefoxLogin(t *testing.T, modutilArgs ...string) {
 	}
 }
 
-func must2(t *testing.T, m *marionette, name string, params any) {
+// marionetteTimeout bounds each Marionette command (and Firefox's greeting).
+const marionetteTimeout = 3 * time.Minute
+
+func must2(t *testing.T, m *clienttest.Marionette, name string, params any) {
 	t.Helper()
-	if _, err := m.call(name, params); err != nil {
+	if _, err := m.Call(name, params, marionetteTimeout); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -225,17 +228,6 @@ func tailOf(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-// freePort returns a currently free TCP port on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // waitPort waits until something listens on 127.0.0.1:port.

@@ -1,14 +1,13 @@
 package nss
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
 )
 
 // TestPdfsig: poppler's pdfsig signs a PDF through NSS with the signature key while
@@ -26,7 +25,7 @@ func TestPdfsig(t *testing.T) {
 		"-i", c.PEM(t, "signca.der"))
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.pdf")
-	if err := os.WriteFile(in, minimalPDF("A document signed with a My Number Card"), 0o644); err != nil {
+	if err := os.WriteFile(in, testpdf.Minimal("A document signed with a My Number Card"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "signed.pdf")
@@ -34,7 +33,7 @@ func TestPdfsig(t *testing.T) {
 	mark := fx.PC.Mark()
 	log := clienttest.MustRun(t, env, "pdfsig", in, out, "-add-signature", "-nssdir", db,
 		"-nick", signNick, "-nss-pwd", clienttest.SignPIN, "-reason", "test")
-	if fi, err := os.Stat(out); err != nil || fi.Size() <= int64(len(minimalPDF(""))) {
+	if fi, err := os.Stat(out); err != nil || fi.Size() <= int64(len(testpdf.Minimal(""))) {
 		t.Fatalf("pdfsig wrote no signed PDF (%v):\n%s", err, log)
 	}
 	// one VERIFY with a PIN reached the card: the signature password
@@ -62,30 +61,4 @@ func commonName(subject string) string {
 		}
 	}
 	return ""
-}
-
-// minimalPDF is a one-page PDF 1.7 showing text, with a correct cross-reference table.
-func minimalPDF(text string) []byte {
-	content := fmt.Sprintf("BT /F1 18 Tf 72 720 Td (%s) Tj ET", text)
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/harness"
 )
 
 // TestMalformedPINsNeverReachTheCard: through card/pcsc and card.Card, every
@@ -14,7 +15,7 @@ import (
 // CHANGE REFERENCE DATA with data; no retry counter moves (card and state.json).
 func TestMalformedPINsNeverReachTheCard(t *testing.T) {
 	c, dir := startCard(t, 0)
-	cd := connect(t, 0)
+	cd := pc.Connect(t, 0)
 	for _, k := range []card.Key{card.AuthKey, card.SignKey} {
 		good := authPIN
 		if k == card.SignKey {
@@ -24,7 +25,7 @@ func TestMalformedPINsNeverReachTheCard(t *testing.T) {
 		if err != nil || before != k.MaxTries() {
 			t.Fatalf("%v tries before: %d %v", k, before, err)
 		}
-		stateBefore := readState(t, dir)
+		stateBefore := harness.ReadCardState(t, dir)
 		mark := pc.Mark()
 		vcardBefore := len(vcardVerifyWithData.FindAllString(c.Log(), -1))
 		for _, pin := range malformed(k) {
@@ -55,7 +56,7 @@ func TestMalformedPINsNeverReachTheCard(t *testing.T) {
 		if n := len(vcardVerifyWithData.FindAllString(c.Log(), -1)) - vcardBefore; n != 0 {
 			t.Errorf("%v: the card logged %d VERIFY/CHANGE commands with data", k, n)
 		}
-		if s := readState(t, dir); s != stateBefore {
+		if s := harness.ReadCardState(t, dir); s != stateBefore {
 			t.Errorf("%v: state.json counters moved: %+v -> %+v", k, stateBefore, s)
 		}
 	}
@@ -67,7 +68,7 @@ func TestMalformedPINsNeverReachTheCard(t *testing.T) {
 // the counter. Lower case for the signature password is folded, not refused.
 func TestWrongPINCostsExactlyOneTry(t *testing.T) {
 	c, dir := startCard(t, 1)
-	cd := connect(t, 1)
+	cd := pc.Connect(t, 1)
 	for _, tc := range []struct {
 		k           card.Key
 		wrong, good string
@@ -94,13 +95,8 @@ func TestWrongPINCostsExactlyOneTry(t *testing.T) {
 			if err != nil || after != before-1 {
 				t.Fatalf("tries after a wrong PIN: %d %v, want %d", after, err, before-1)
 			}
-			settle(t, mark)
-			if n := countAPDUs(t, mark, verifyWithData); n != 1 {
-				t.Errorf("pcscd logged %d VERIFY with data for one wrong PIN, want exactly 1", n)
-			}
-			if s := readState(t, dir); s.tries(tc.k) != before-1 {
-				t.Errorf("state.json: %d tries, want %d", s.tries(tc.k), before-1)
-			}
+			oneVerify(t, mark, "one wrong PIN")
+			wantStateTries(t, dir, tc.k, before-1)
 
 			mark = pc.Mark()
 			if err := cd.Verify(tc.k, []byte(tc.good)); err != nil {
@@ -109,13 +105,8 @@ func TestWrongPINCostsExactlyOneTry(t *testing.T) {
 			if n, err := cd.TriesLeft(tc.k); err != nil || n != tc.k.MaxTries() {
 				t.Fatalf("tries after the good PIN: %d %v", n, err)
 			}
-			settle(t, mark)
-			if n := countAPDUs(t, mark, verifyWithData); n != 1 {
-				t.Errorf("pcscd logged %d VERIFY with data for one good PIN, want exactly 1", n)
-			}
-			if s := readState(t, dir); s.tries(tc.k) != tc.k.MaxTries() {
-				t.Errorf("state.json after the good PIN: %d tries", s.tries(tc.k))
-			}
+			oneVerify(t, mark, "one good PIN")
+			wantStateTries(t, dir, tc.k, tc.k.MaxTries())
 		})
 	}
 	// No PIN (good, wrong, in any form) in the card's own log.

@@ -2,10 +2,7 @@ package pinsafety
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -40,40 +37,7 @@ var vcardVerifyWithData = regexp.MustCompile(`00 2[04] [0-9A-F]{2} [0-9A-F]{2} [
 // startCard makes a card with the distinctive PINs and serves it in reader i.
 func startCard(t *testing.T, i int) (*harness.Card, string) {
 	t.Helper()
-	dir, err := pc.NewCardDir(fmt.Sprintf("%s-%d", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano()),
-		"--auth-pin", authPIN, "--sign-pin", signPIN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := pc.StartCard(dir, i)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Stop()
-		if err := pc.WaitCard(i, false, 10*time.Second); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("card log:\n%s", c.Log())
-		}
-	})
-	return c, dir
-}
-
-// connect opens the card layer on reader i through card/pcsc.
-func connect(t *testing.T, i int) *card.Card {
-	t.Helper()
-	sys, err := pc.System()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := sys.Connect(harness.ReaderName(i))
-	if err != nil {
-		t.Fatalf("connect reader %d: %v", i, err)
-	}
-	t.Cleanup(func() { _ = tr.Close() })
-	return card.New(tr)
+	return pc.NewCard(t, i, []string{"--auth-pin", authPIN, "--sign-pin", signPIN})
 }
 
 // freshTries asks the card for the tries left of k on a new connection (a Card
@@ -100,32 +64,6 @@ func freshTries(t *testing.T, i int, k card.Key) int {
 	}
 	t.Fatalf("tries left of the %v PIN: %v", k, last)
 	return 0
-}
-
-// cardState is the retry counters in the virtual card's state.json.
-type cardState struct {
-	AuthTries int `json:"auth_tries"`
-	SignTries int `json:"sign_tries"`
-}
-
-func readState(t *testing.T, dir string) cardState {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s cardState
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("state.json: %v", err)
-	}
-	return s
-}
-
-func (s cardState) tries(k card.Key) int {
-	if k == card.SignKey {
-		return s.SignTries
-	}
-	return s.AuthTries
 }
 
 // settle waits until pcscd's log shows a tries-left query sent after mark (the
@@ -224,4 +162,22 @@ func malformed(k card.Key) []string {
 		"QWERTY 7391", " QWERTY7391", "QWERTY7391 ", "      ",
 		"QWERTY\t7391", "QWERTY7391\t", "QWERTY7391\n", "QWERTY7391\r\n",
 		"QWERTY-7391", "qwerty_7391", "QWERTY!391", "QWERTY.7391")
+}
+
+// oneVerify checks that exactly one VERIFY with data reached the card since mark
+// (for what: "one wrong PIN", ...), once pcscd's log is complete (settle).
+func oneVerify(t *testing.T, mark int64, what string) {
+	t.Helper()
+	settle(t, mark)
+	if n := countAPDUs(t, mark, verifyWithData); n != 1 {
+		t.Errorf("pcscd logged %d VERIFY with data for %s, want exactly 1", n, what)
+	}
+}
+
+// wantStateTries checks the retry counter of k in the card's state.json.
+func wantStateTries(t *testing.T, dir string, k card.Key, want int) {
+	t.Helper()
+	if s := harness.ReadCardState(t, dir); s.Tries(k) != want {
+		t.Errorf("state.json: %d tries of the %v PIN, want %d", s.Tries(k), k, want)
+	}
 }

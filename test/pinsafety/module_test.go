@@ -31,7 +31,7 @@ func newP11(t *testing.T) *p11 {
 	if _, err := exec.LookPath("pkcs11-tool"); err != nil {
 		t.Fatalf("pkcs11-tool not installed (make deps): %v", err)
 	}
-	lib, err := moduleLib()
+	lib, err := harness.Module()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestModuleMalformedPINsNeverReachTheCard(t *testing.T) {
 	_, dir := startCard(t, 0)
 	slots := p.slots(0)
 	for _, k := range []card.Key{card.AuthKey, card.SignKey} {
-		stateBefore := readState(t, dir)
+		stateBefore := harness.ReadCardState(t, dir)
 		if n := freshTries(t, 0, k); n != k.MaxTries() {
 			t.Fatalf("%v tries before: %d", k, n)
 		}
@@ -123,7 +123,7 @@ func TestModuleMalformedPINsNeverReachTheCard(t *testing.T) {
 				if strings.Contains(out, "CKR_PIN_LOCKED") || strings.Contains(out, "CKR_GENERAL_ERROR") {
 					t.Errorf("login with %q:\n%s", pin, out)
 				}
-				if s := readState(t, dir); s != stateBefore {
+				if s := harness.ReadCardState(t, dir); s != stateBefore {
 					t.Errorf("state.json counters moved: %+v -> %+v", stateBefore, s)
 				}
 			})
@@ -158,7 +158,7 @@ func TestModuleSetPINMalformedNewPIN(t *testing.T) {
 		{card.AuthKey, authPIN, []string{"739", "73910", "abcd", "７３９１", "73 1", "7391\n"}},
 		{card.SignKey, signPIN, []string{"QWERT", "QWERTY7391QWERTY7", "QWERTY 739", "ＱＷＥＲＴＹ", "QWERTY-7391", "QWERTY739\t"}},
 	} {
-		stateBefore := readState(t, dir)
+		stateBefore := harness.ReadCardState(t, dir)
 		mark := pc.Mark()
 		for _, bad := range tc.bad {
 			t.Run(fmt.Sprintf("%v/%q", tc.k, bad), func(t *testing.T) {
@@ -166,7 +166,7 @@ func TestModuleSetPINMalformedNewPIN(t *testing.T) {
 				if code == 0 || !strings.Contains(out, "C_SetPIN failed") {
 					t.Errorf("PIN change to %q: exit %d, want C_SetPIN to fail:\n%s", bad, code, out)
 				}
-				if s := readState(t, dir); s != stateBefore {
+				if s := harness.ReadCardState(t, dir); s != stateBefore {
 					t.Errorf("state.json counters moved: %+v -> %+v", stateBefore, s)
 				}
 			})
@@ -217,13 +217,8 @@ func TestModuleWrongPINCostsOneTryAndNoPINLogged(t *testing.T) {
 			if n := freshTries(t, 1, tc.k); n != before-1 {
 				t.Errorf("tries after one wrong PIN: %d, want %d", n, before-1)
 			}
-			settle(t, mark)
-			if n := countAPDUs(t, mark, verifyWithData); n != 1 {
-				t.Errorf("pcscd logged %d VERIFY with data for one wrong PIN, want exactly 1", n)
-			}
-			if s := readState(t, dir); s.tries(tc.k) != before-1 {
-				t.Errorf("state.json: %d tries, want %d", s.tries(tc.k), before-1)
-			}
+			oneVerify(t, mark, "one wrong PIN")
+			wantStateTries(t, dir, tc.k, before-1)
 
 			mark = pc.Mark()
 			out, code = p.login(slots[tc.k], tc.good)
@@ -233,10 +228,7 @@ func TestModuleWrongPINCostsOneTryAndNoPINLogged(t *testing.T) {
 			if n := freshTries(t, 1, tc.k); n != tc.k.MaxTries() {
 				t.Errorf("tries after the good PIN: %d", n)
 			}
-			settle(t, mark)
-			if n := countAPDUs(t, mark, verifyWithData); n != 1 {
-				t.Errorf("pcscd logged %d VERIFY with data for one good login, want exactly 1", n)
-			}
+			oneVerify(t, mark, "one good login")
 		})
 	}
 	debug, err := os.ReadFile(p.debugLog)

@@ -42,19 +42,7 @@ const (
 var pc *harness.PCSC
 
 func TestMain(m *testing.M) {
-	p, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: cannot start the private pcscd:", err)
-		os.Exit(1)
-	}
-	pc = p
-	code := m.Run()
-	keep := code != 0 && os.Getenv("KEEP_HARNESS") != ""
-	p.Stop(keep)
-	if keep {
-		fmt.Fprintln(os.Stderr, "stress: logs kept in", p.Dir)
-	}
-	os.Exit(code)
+	os.Exit(harness.Main(m, "stress", func(p *harness.PCSC) error { pc = p; return nil }))
 }
 
 // duration is STRESS_SECONDS (default 20 s).

@@ -1,16 +1,12 @@
 package tls13
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,96 +14,6 @@ import (
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
 )
-
-// A small client of Firefox's Marionette protocol (the remote protocol geckodriver
-// speaks): length-prefixed JSON packets "<len>:<json>" over TCP; a command is
-// [0, id, name, params], its answer [1, id, error, result].
-
-// marionette is one connection to a Firefox started with --marionette.
-type marionette struct {
-	conn net.Conn
-	r    *bufio.Reader
-	id   int
-}
-
-// dialMarionette connects to port, waiting for Firefox to listen, and reads the
-// server's greeting.
-func dialMarionette(port int, wait time.Duration) (*marionette, error) {
-	deadline := time.Now().Add(wait)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			m := &marionette{conn: c, r: bufio.NewReader(c)}
-			var hello map[string]any
-			if err := m.read(&hello, 30*time.Second); err != nil {
-				c.Close()
-				return nil, fmt.Errorf("marionette greeting: %w", err)
-			}
-			return m, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("marionette on port %d: %w", port, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// read reads one packet into v.
-func (m *marionette) read(v any, timeout time.Duration) error {
-	_ = m.conn.SetReadDeadline(time.Now().Add(timeout))
-	head, err := m.r.ReadString(':')
-	if err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(strings.TrimSuffix(head, ":"))
-	if err != nil || n < 0 || n > 64<<20 {
-		return fmt.Errorf("marionette: bad packet length %q", head)
-	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(m.r, buf); err != nil {
-		return err
-	}
-	return json.Unmarshal(buf, v)
-}
-
-// call sends command name with params and returns its result (the "value" member
-// when there is one), or the error Firefox answered.
-func (m *marionette) call(name string, params any, timeout time.Duration) (json.RawMessage, error) {
-	m.id++
-	b, err := json.Marshal([]any{0, m.id, name, params})
-	if err != nil {
-		return nil, err
-	}
-	_ = m.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintf(m.conn, "%d:%s", len(b), b); err != nil {
-		return nil, err
-	}
-	for {
-		var resp []json.RawMessage
-		if err := m.read(&resp, timeout); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		var typ, id int
-		if len(resp) != 4 || json.Unmarshal(resp[0], &typ) != nil || json.Unmarshal(resp[1], &id) != nil {
-			return nil, fmt.Errorf("%s: malformed answer", name)
-		}
-		if typ != 1 || id != m.id {
-			continue // an event or a late answer
-		}
-		if string(resp[2]) != "null" {
-			return nil, fmt.Errorf("%s: %s", name, resp[2])
-		}
-		var wrapped struct {
-			Value json.RawMessage `json:"value"`
-		}
-		if json.Unmarshal(resp[3], &wrapped) == nil && wrapped.Value != nil {
-			return wrapped.Value, nil
-		}
-		return resp[3], nil
-	}
-}
-
-func (m *marionette) close() { m.conn.Close() }
 
 // pinPrompter is the chrome-context script that replaces Firefox's prompt service:
 // every password prompt (NSS asking for the token PIN) is answered with
@@ -171,7 +77,7 @@ func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string
 	clienttest.MustRun(t, nil, "certutil", "-N", "-d", db, "--empty-password")
 	clienttest.MustRun(t, nil, "modutil", "-dbdir", db, "-add", "JPKI", "-libfile", module, "-force")
 	clienttest.MustRun(t, nil, "certutil", "-A", "-d", db, "-n", "test server CA", "-t", "CT,C,C", "-i", caPEM)
-	port := freePort(t)
+	port := clienttest.FreePort(t)
 	prefs := map[string]any{
 		"marionette.port":                                   port,
 		"security.default_personal_cert":                    "Select Automatically",
@@ -228,31 +134,31 @@ func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string
 	})
 
 	start := time.Now()
-	m, err := dialMarionette(port, 90*time.Second)
+	m, err := clienttest.DialMarionette(port, 90*time.Second, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("firefox: marionette up after %v", time.Since(start).Round(time.Millisecond))
-	defer m.close()
-	if _, err := m.call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{
+	defer m.Close()
+	if _, err := m.Call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{
 		"alwaysMatch": map[string]any{"acceptInsecureCerts": false}}}, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.call("Marionette:SetContext", map[string]any{"value": "chrome"}, 30*time.Second); err != nil {
+	if _, err := m.Call("Marionette:SetContext", map[string]any{"value": "chrome"}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.call("WebDriver:ExecuteScript", map[string]any{"script": pinPrompter, "args": []any{pin}}, 30*time.Second); err != nil {
+	if _, err := m.Call("WebDriver:ExecuteScript", map[string]any{"script": pinPrompter, "args": []any{pin}}, 30*time.Second); err != nil {
 		t.Fatalf("install the PIN prompter: %v", err)
 	}
-	if _, err := m.call("Marionette:SetContext", map[string]any{"value": "content"}, 30*time.Second); err != nil {
+	if _, err := m.Call("Marionette:SetContext", map[string]any{"value": "content"}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var run firefoxRun
 	navStart := time.Now()
-	_, run.NavErr = m.call("WebDriver:Navigate", map[string]any{"url": url}, 180*time.Second)
+	_, run.NavErr = m.Call("WebDriver:Navigate", map[string]any{"url": url}, 180*time.Second)
 	t.Logf("firefox: navigation took %v", time.Since(navStart).Round(time.Millisecond))
 	if run.NavErr == nil {
-		src, err := m.call("WebDriver:GetPageSource", map[string]any{}, 30*time.Second)
+		src, err := m.Call("WebDriver:GetPageSource", map[string]any{}, 30*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,10 +166,10 @@ func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string
 			t.Fatalf("page source: %v", err)
 		}
 	}
-	if _, err := m.call("Marionette:SetContext", map[string]any{"value": "chrome"}, 30*time.Second); err != nil {
+	if _, err := m.Call("Marionette:SetContext", map[string]any{"value": "chrome"}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	seen, err := m.call("WebDriver:ExecuteScript", map[string]any{
+	seen, err := m.Call("WebDriver:ExecuteScript", map[string]any{
 		"script": `return Services.prefs.getStringPref("jpki.test.prompts", "[]");`, "args": []any{}}, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +178,7 @@ func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string
 	if err := json.Unmarshal(seen, &s); err != nil || json.Unmarshal([]byte(s), &run.Prompts) != nil {
 		t.Fatalf("prompts: %s", seen)
 	}
-	_, _ = m.call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}}, 10*time.Second)
+	_, _ = m.Call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}}, 10*time.Second)
 	return run
 }
 

@@ -13,12 +13,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,76 +50,15 @@ func cardSlots(t *testing.T, i int, args ...string) (c *clienttest.Card, auth, s
 	return c, clienttest.TokenSlot(t, mine, clienttest.AuthToken), clienttest.TokenSlot(t, mine, clienttest.SignToken)
 }
 
-// freePort returns a currently free TCP port on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// lockedBuffer collects a process's output for concurrent writers and readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 // tlsServer starts `openssl s_server -www` on a free port, requiring a client
 // certificate issued by clientCA and accepting only TLS version ver ("1_2" or
 // "1_3"); it returns the port and the server's output so far (a func).
 func tlsServer(t *testing.T, p pki, clientCA, ver string) (int, func() string) {
 	t.Helper()
-	port := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := clienttest.Cmd(ctx, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
+	port := clienttest.FreePort(t)
+	srv := clienttest.StartServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
 		"-cert", p.srvCert, "-key", p.srvKey, "-CAfile", clientCA, "-Verify", "1", "-www", "-tls"+ver)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("s_server output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
-			return port, out.String
-		}
-		select {
-		case <-done:
-			t.Fatalf("s_server exited:\n%s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("s_server does not listen: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return port, srv.Output
 }
 
 // pki is a throwaway server CA and a server certificate for 127.0.0.1.
@@ -142,22 +79,9 @@ func newPKI(t *testing.T) pki {
 	return p
 }
 
-// uriEscape percent-encodes a PKCS#11 URI attribute value (RFC 7512).
-func uriEscape(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
 // authURI is the pkcs11: URI of the authentication token's object of type typ.
 func authURI(typ string) string {
-	return "pkcs11:token=" + uriEscape(clienttest.AuthToken) + ";id=%01;type=" + typ
+	return "pkcs11:token=" + clienttest.URIEscape(clienttest.AuthToken) + ";id=%01;type=" + typ
 }
 
 // TestMechanismList: a card with PSS lists CKM_RSA_PKCS_PSS on both tokens
@@ -337,7 +261,7 @@ func gnutlsClient(t *testing.T, env []string, caFile string, port int) string {
 	cmd := clienttest.Cmd(ctx, env, "gnutls-cli", "--provider", fx.Module, "--x509cafile", caFile,
 		"--x509certfile", authURI("cert"), "--x509keyfile", authURI("private"), "-p", fmt.Sprint(port), "127.0.0.1")
 	cmd.Stdin = r
-	out := &lockedBuffer{}
+	out := &clienttest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		w.Close()

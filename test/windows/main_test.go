@@ -61,7 +61,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	env.root, env.win = root, filepath.Join(root, "build", "windows")
-	if err := build(root); err != nil {
+	if err := build(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
@@ -94,19 +94,9 @@ func need(t *testing.T) {
 
 // build makes the DLL, the .so, the virtual card and the Wine test tools, holding the
 // harness's build lock so that parallel test packages do not run make at once.
-func build(root string) error {
-	lock, err := os.OpenFile(filepath.Join(root, "build", ".harness.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+func build() error {
+	out, err := harness.Make("windows", "windows-tools", "build/jpki-pkcs11.so", "build/jpki-vcard")
 	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("make", "windows", "windows-tools", "build/jpki-pkcs11.so", "build/jpki-vcard")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("make windows windows-tools: %w\n%s", err, out)
 	}
 	return nil

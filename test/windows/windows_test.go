@@ -2,7 +2,6 @@ package windowstest
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/harness"
 )
 
 // TestBridgeSelectsJPKI: a plain Windows program lists the private pcscd's readers
@@ -45,26 +46,13 @@ func TestGoRuntimeUnderWine(t *testing.T) {
 	}
 }
 
-// cardState is the part of a virtual card's state.json the test reads.
-type cardState struct {
-	AuthPIN   string `json:"auth_pin"`
-	SignPIN   string `json:"sign_pin"`
-	AuthTries int    `json:"auth_tries"`
-	SignTries int    `json:"sign_tries"`
-}
-
-func readState(t *testing.T, dir string) cardState {
+// readState reads the card's state.json and fails the test when it has no PINs or
+// tries.
+func readState(t *testing.T, dir string) harness.CardState {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s cardState
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("state.json: %v", err)
-	}
+	s := harness.ReadCardState(t, dir)
 	if s.AuthPIN == "" || s.SignPIN == "" || s.AuthTries == 0 {
-		t.Fatalf("state.json without PINs or tries: %s", b)
+		t.Fatalf("state.json without PINs or tries: PINs set %t/%t, auth tries %d", s.AuthPIN != "", s.SignPIN != "", s.AuthTries)
 	}
 	return s
 }

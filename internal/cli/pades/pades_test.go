@@ -8,37 +8,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
-	"fmt"
 	"math/big"
 	"testing"
 	"time"
 
 	"github.com/digitorus/pkcs7"
-)
 
-func minimalPDF() []byte {
-	const content = "BT /F1 24 Tf 72 760 Td (Hello) Tj ET"
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	var offs []int
-	for i, o := range objs {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
+)
 
 func testChain(t *testing.T) (*rsa.PrivateKey, []*x509.Certificate) {
 	t.Helper()
@@ -96,7 +73,7 @@ func check(t *testing.T, out []byte, from int, root *x509.Certificate) {
 
 func TestSignTwice(t *testing.T) {
 	key, chain := testChain(t)
-	doc := minimalPDF()
+	doc := testpdf.Minimal("Hello")
 	out, err := Sign(doc, key, chain, Info{Reason: "r", Location: "l", Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +94,7 @@ func TestNotAPDF(t *testing.T) {
 	if _, err := Sign([]byte("hello"), key, chain, Info{}); err == nil {
 		t.Fatal("signed a non-PDF")
 	}
-	if _, err := Sign(minimalPDF(), key, nil, Info{}); err == nil {
+	if _, err := Sign(testpdf.Minimal("Hello"), key, nil, Info{}); err == nil {
 		t.Fatal("signed without a certificate")
 	}
 }

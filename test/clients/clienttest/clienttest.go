@@ -1,5 +1,5 @@
 // Package clienttest is the shared fixture of the tests that drive real PKCS#11
-// clients (test/clients, test/module, test/gop11): the private pcscd of the test
+// clients (test/clients, test/module, test/gop11, test/nss, test/tls13): the private pcscd of the test
 // process (test/harness), the built module (build/jpki-pkcs11.so), virtual cards,
 // and running programs with a timeout and the module's debug log.
 //
@@ -98,18 +98,9 @@ func (f *Fixture) SharedCard(t testing.TB) *Card {
 }
 
 // Main is the body of TestMain: it builds the module and the virtual card, starts
-// the private pcscd, runs the tests and stops everything. It returns the exit code.
+// the private pcscd (harness.Main), runs the tests and stops everything. It
+// returns the exit code.
 func Main(m *testing.M, f *Fixture) int {
-	root, err := harness.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	f.Root = root
-	if f.Built, err = BuildModule(root); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
 	// The programs load a copy: a concurrent `make` rewriting build/jpki-pkcs11.so
 	// must not change (or truncate) the module under a running test.
 	dir, err := os.MkdirTemp("", "jpki-module-")
@@ -118,57 +109,24 @@ func Main(m *testing.M, f *Fixture) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if f.Module, err = copyFile(f.Built, filepath.Join(dir, "jpki-pkcs11.so")); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	if _, err := harness.VcardBinary(); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	pc, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: cannot start the private pcscd:", err)
-		return 1
-	}
-	f.PC = pc
-	code := m.Run()
-	pc.Stop(code != 0 && os.Getenv("KEEP_HARNESS") != "")
-	return code
-}
-
-// BuildModule runs `make build/jpki-pkcs11.so` in root and returns the module's
-// absolute path.
-func BuildModule(root string) (string, error) {
-	if out, err := Make(root, "build/jpki-pkcs11.so"); err != nil {
-		return "", fmt.Errorf("make build/jpki-pkcs11.so: %w: %s", err, out)
-	}
-	mod := filepath.Join(root, "build", "jpki-pkcs11.so")
-	if _, err := os.Stat(mod); err != nil {
-		return "", fmt.Errorf("%s missing after make: %w", mod, err)
-	}
-	return mod, nil
-}
-
-// Make runs make with args in root, serialised with the other test processes
-// (and test/harness) on the lock file build/.harness.lock, and returns its output.
-func Make(root string, args ...string) (string, error) {
-	if err := os.MkdirAll(filepath.Join(root, "build"), 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(root, "build", ".harness.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("make", args...)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return harness.Main(m, "clienttest", func(pc *harness.PCSC) error {
+		root, err := harness.RepoRoot()
+		if err != nil {
+			return err
+		}
+		f.Root = root
+		if f.Built, err = harness.Module(); err != nil {
+			return err
+		}
+		if f.Module, err = copyFile(f.Built, filepath.Join(dir, "jpki-pkcs11.so")); err != nil {
+			return err
+		}
+		if _, err := harness.VcardBinary(); err != nil {
+			return err
+		}
+		f.PC = pc
+		return nil
+	})
 }
 
 // copyFile copies src to dst (mode 0755) and returns dst.

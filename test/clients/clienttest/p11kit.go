@@ -4,8 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -27,7 +25,7 @@ func (f *Fixture) P11KitServer(t testing.TB, env []string, tokens ...string) str
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"server", "--foreground", "--name", sock, "--provider", f.Module}, tokens...)
 	cmd := Cmd(ctx, append(env, "XDG_RUNTIME_DIR="+rt), "p11-kit", args...)
-	out := &syncBuffer{}
+	out := &Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -57,22 +55,4 @@ func (f *Fixture) P11KitServer(t testing.TB, env []string, tokens ...string) str
 		time.Sleep(50 * time.Millisecond)
 	}
 	return "unix:path=" + sock
-}
-
-// syncBuffer collects a process's output for concurrent writers and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

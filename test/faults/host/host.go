@@ -23,46 +23,9 @@ import (
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/harness"
 )
 
-var built struct {
-	sync.Once
-	module string
-	err    error
-}
-
 // Module builds build/jpki-pkcs11.so with make, once per test process, under the
 // harness's build lock (shared with other test packages), and returns its path.
-func Module() (string, error) {
-	built.Do(func() {
-		root, err := harness.RepoRoot()
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.module, built.err = makeLocked(root, "build/jpki-pkcs11.so")
-	})
-	return built.module, built.err
-}
-
-func makeLocked(root, target string) (string, error) {
-	if err := os.MkdirAll(filepath.Join(root, "build"), 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(root, "build", ".harness.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	cmd := exec.Command("make", target)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("make %s: %w: %s", target, err, out)
-	}
-	return filepath.Join(root, target), nil
-}
+func Module() (string, error) { return harness.Module() }
 
 // Driver compiles the host program into dir and returns its path.
 func Driver(dir string) (string, error) {

@@ -5,28 +5,9 @@ import (
 	"fmt"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/gop11/report"
 )
-
-// Token is what `list` reports of one token.
-type Token struct {
-	Slot      uint     `json:"slot"`
-	Label     string   `json:"label"`
-	Serial    string   `json:"serial"`
-	Model     string   `json:"model"`
-	Flags     uint     `json:"flags"`
-	MinPin    uint     `json:"minPin"`
-	MaxPin    uint     `json:"maxPin"`
-	Mechs     []uint   `json:"mechanisms"`
-	Objects   []Object `json:"objects"`
-	SlotFlags uint     `json:"slotFlags"`
-}
-
-// Object is one object and its attributes; Errors holds the attributes the module
-// refused, by CKA value, with the CKR name.
-type Object struct {
-	Attrs  map[string][]byte `json:"attrs"`
-	Errors map[string]string `json:"errors"`
-}
 
 // listed are the attributes read one by one (so each gets its own error).
 var listed = map[uint]string{
@@ -42,20 +23,16 @@ var listed = map[uint]string{
 
 // list reports every present token with its public objects (no login).
 func list(module string) error {
-	p := pkcs11.New(module)
-	if p == nil {
-		return fmt.Errorf("cannot load %s", module)
+	p, unload, err := load(module)
+	if err != nil {
+		return err
 	}
-	if err := p.Initialize(); err != nil {
-		return fmt.Errorf("C_Initialize: %w", err)
-	}
-	defer p.Destroy()
-	defer p.Finalize()
+	defer unload()
 	slots, err := p.GetSlotList(true)
 	if err != nil {
 		return fmt.Errorf("C_GetSlotList: %w", err)
 	}
-	var tokens []Token
+	var tokens []report.Token
 	for _, s := range slots {
 		tok, err := listToken(p, s)
 		if err != nil {
@@ -67,37 +44,37 @@ func list(module string) error {
 	return nil
 }
 
-func listToken(p *pkcs11.Ctx, slot uint) (Token, error) {
+func listToken(p *pkcs11.Ctx, slot uint) (report.Token, error) {
 	ti, err := p.GetTokenInfo(slot)
 	if err != nil {
-		return Token{}, fmt.Errorf("C_GetTokenInfo: %w", err)
+		return report.Token{}, fmt.Errorf("C_GetTokenInfo: %w", err)
 	}
 	si, err := p.GetSlotInfo(slot)
 	if err != nil {
-		return Token{}, fmt.Errorf("C_GetSlotInfo: %w", err)
+		return report.Token{}, fmt.Errorf("C_GetSlotInfo: %w", err)
 	}
-	tok := Token{Slot: slot, Label: ti.Label, Serial: ti.SerialNumber, Model: ti.Model, Flags: ti.Flags,
+	tok := report.Token{Slot: slot, Label: ti.Label, Serial: ti.SerialNumber, Model: ti.Model, Flags: ti.Flags,
 		MinPin: ti.MinPinLen, MaxPin: ti.MaxPinLen, SlotFlags: si.Flags}
 	mechs, err := p.GetMechanismList(slot)
 	if err != nil {
-		return Token{}, fmt.Errorf("C_GetMechanismList: %w", err)
+		return report.Token{}, fmt.Errorf("C_GetMechanismList: %w", err)
 	}
 	for _, m := range mechs {
 		tok.Mechs = append(tok.Mechs, m.Mechanism)
 	}
 	sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
-		return Token{}, fmt.Errorf("C_OpenSession: %w", err)
+		return report.Token{}, fmt.Errorf("C_OpenSession: %w", err)
 	}
 	defer p.CloseSession(sh)
 	if err := p.FindObjectsInit(sh, nil); err != nil {
-		return Token{}, fmt.Errorf("C_FindObjectsInit: %w", err)
+		return report.Token{}, fmt.Errorf("C_FindObjectsInit: %w", err)
 	}
 	var handles []pkcs11.ObjectHandle
 	for {
 		hs, _, err := p.FindObjects(sh, 10)
 		if err != nil {
-			return Token{}, fmt.Errorf("C_FindObjects: %w", err)
+			return report.Token{}, fmt.Errorf("C_FindObjects: %w", err)
 		}
 		if len(hs) == 0 {
 			break
@@ -105,10 +82,10 @@ func listToken(p *pkcs11.Ctx, slot uint) (Token, error) {
 		handles = append(handles, hs...)
 	}
 	if err := p.FindObjectsFinal(sh); err != nil {
-		return Token{}, fmt.Errorf("C_FindObjectsFinal: %w", err)
+		return report.Token{}, fmt.Errorf("C_FindObjectsFinal: %w", err)
 	}
 	for _, h := range handles {
-		o := Object{Attrs: map[string][]byte{}, Errors: map[string]string{}}
+		o := report.Object{Attrs: map[string][]byte{}, Errors: map[string]string{}}
 		for typ, name := range listed {
 			attrs, err := p.GetAttributeValue(sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(typ, nil)})
 			var e pkcs11.Error
@@ -118,7 +95,7 @@ func listToken(p *pkcs11.Ctx, slot uint) (Token, error) {
 			case errors.As(err, &e):
 				o.Errors[name] = pkcs11.Error(e).Error()
 			default:
-				return Token{}, fmt.Errorf("C_GetAttributeValue(%s): %w", name, err)
+				return report.Token{}, fmt.Errorf("C_GetAttributeValue(%s): %w", name, err)
 			}
 		}
 		tok.Objects = append(tok.Objects, o)

@@ -27,6 +27,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/miekg/pkcs11"
 )
 
 func main() {
@@ -70,4 +72,17 @@ func emit(v any) {
 		os.Exit(1)
 	}
 	fmt.Println(string(b))
+}
+
+// load loads the PKCS#11 module and initialises it; unload finalises and unloads
+// it.
+func load(module string) (p *pkcs11.Ctx, unload func(), err error) {
+	p = pkcs11.New(module)
+	if p == nil {
+		return nil, nil, fmt.Errorf("cannot load %s", module)
+	}
+	if err := p.Initialize(); err != nil {
+		return nil, nil, fmt.Errorf("C_Initialize: %w", err)
+	}
+	return p, func() { p.Finalize(); p.Destroy() }, nil
 }

@@ -27,15 +27,11 @@ func removal(module, token, idHex, pin string) error {
 	if err != nil || token == "" || pin == "" {
 		return errors.New("removal needs -token, -id (hex) and GOP11_PIN")
 	}
-	p := pkcs11.New(module)
-	if p == nil {
-		return fmt.Errorf("cannot load %s", module)
+	p, unload, err := load(module)
+	if err != nil {
+		return err
 	}
-	if err := p.Initialize(); err != nil {
-		return fmt.Errorf("C_Initialize: %w", err)
-	}
-	defer p.Destroy()
-	defer p.Finalize()
+	defer unload()
 	in := bufio.NewReader(os.Stdin)
 
 	sh, err := signOnce(p, token, id, pin)

@@ -19,15 +19,11 @@ func reset(module, token, idHex, pin string) error {
 	if err != nil || token == "" || pin == "" {
 		return errors.New("reset needs -token, -id (hex) and GOP11_PIN")
 	}
-	p := pkcs11.New(module)
-	if p == nil {
-		return fmt.Errorf("cannot load %s", module)
+	p, unload, err := load(module)
+	if err != nil {
+		return err
 	}
-	if err := p.Initialize(); err != nil {
-		return fmt.Errorf("C_Initialize: %w", err)
-	}
-	defer p.Destroy()
-	defer p.Finalize()
+	defer unload()
 	sh, err := signOnce(p, token, id, pin)
 	if err != nil {
 		return fmt.Errorf("before the reset: %w", err)
