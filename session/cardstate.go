@@ -27,14 +27,21 @@ type cardState struct {
 	objBase ck.ULong
 	gone    bool // guarded by Manager.mu
 
-	// mu is the card lock: it guards c, certs and objs, and is held around every
-	// card operation.
+	// mu is the card lock: it guards c and certs, and is held around every
+	// card operation. objs and pss are written with both mu and smu held, so
+	// they may be read under either (a cached object needs no card lock).
 	mu    sync.Mutex
 	c     *card.Card
 	certs map[uint16]*certEntry
 	objs  map[ck.ULong]*objects.Object
 	pss   int8 // RSASSA-PSS: 0 not probed yet, 1 supported, -1 not
 	dead  bool // transport closed: this insertion is over, never reconnect
+
+	// qmu guards the queue of card operations waiting for the one that runs
+	// (see run); a leaf lock held for no I/O.
+	qmu     sync.Mutex
+	running bool
+	queue   []*cardJob
 
 	// smu guards the facts below; it is a leaf lock held for no I/O.
 	smu        sync.Mutex
@@ -59,10 +66,91 @@ func keyOf(t objects.Token) card.Key {
 	return card.AuthKey
 }
 
-// run connects if needed and runs f under the card lock; it then updates the
-// login state from the card's model (a reset or logout seen by the card layer
-// ends the token's login).
+// cardJob is a card operation queued behind the running one.
+type cardJob struct {
+	f     func(c *card.Card) error
+	err   error
+	panic any           // what f panicked with, re-raised in its caller
+	lead  bool          // not run: its caller runs it and leads the queue
+	done  chan struct{} // closed when err is set or lead is true
+}
+
+// maxCombined bounds how many queued operations one caller runs for the others
+// before it hands the queue over (so its own call returns in bounded time).
+const maxCombined = 8
+
+// run runs f on the card, under the card lock, after the operations queued
+// before it. The card serialises anyway; what matters with several threads on
+// one card is that it never idles between two operations and that the waiting
+// threads leave the CPUs to PC/SC while it works. So the caller that runs an
+// operation also runs those queued meanwhile (up to maxCombined), one after the
+// other on its own thread, with no thread wake-up in between, and wakes their
+// callers together when the queue is empty (or hands the queue over to the
+// next caller). A caller whose operation ran elsewhere returns its result (or
+// its panic) as if it had run it.
 func (cs *cardState) run(f func(c *card.Card) error) error {
+	cs.qmu.Lock()
+	if cs.running {
+		j := &cardJob{f: f, done: make(chan struct{})}
+		cs.queue = append(cs.queue, j)
+		cs.qmu.Unlock()
+		<-j.done
+		if !j.lead {
+			if j.panic != nil {
+				panic(j.panic)
+			}
+			return j.err
+		}
+		// the previous caller handed the queue over: run f and lead
+	} else {
+		cs.running = true
+		cs.qmu.Unlock()
+	}
+	own := &cardJob{f: f}
+	cs.runJob(own)
+	var ran []*cardJob
+	for {
+		cs.qmu.Lock()
+		if len(cs.queue) == 0 {
+			cs.running = false
+			cs.qmu.Unlock()
+			break
+		}
+		j := cs.queue[0]
+		cs.queue = cs.queue[1:]
+		if len(ran) == maxCombined {
+			cs.qmu.Unlock()
+			j.lead = true
+			ran = append(ran, j)
+			break
+		}
+		cs.qmu.Unlock()
+		cs.runJob(j)
+		ran = append(ran, j)
+	}
+	for _, j := range ran {
+		close(j.done)
+	}
+	if own.panic != nil {
+		panic(own.panic)
+	}
+	return own.err
+}
+
+// runJob runs j.f under the card lock, keeping its error or its panic.
+func (cs *cardState) runJob(j *cardJob) {
+	defer func() {
+		if p := recover(); p != nil {
+			j.panic = p
+		}
+	}()
+	j.err = cs.runLocked(j.f)
+}
+
+// runLocked connects if needed and runs f under the card lock; it then updates
+// the login state from the card's model (a reset or logout seen by the card
+// layer ends the token's login).
+func (cs *cardState) runLocked(f func(c *card.Card) error) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.dead {
@@ -257,14 +345,26 @@ func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*ob
 	specs := m.layout(t)
 	s := specs[i]
 	h := cs.objectHandle(t, i)
-	var obj *objects.Object
-	err := m.withCard(cs, func(c *card.Card) error {
-		isKey := s.Kind == objects.KindPublicKey || s.Kind == objects.KindPrivateKey
+	isKey := s.Kind == objects.KindPublicKey || s.Kind == objects.KindPrivateKey
+	cached := func() *objects.Object {
 		if o, ok := cs.objs[h]; ok {
 			if _, rv := o.Attr(ck.CKA_ALLOWED_MECHANISMS); !isKey || rv == ck.CKR_OK || !mechs && cs.pss == 0 {
-				obj = o
-				return nil
+				return o
 			}
+		}
+		return nil
+	}
+	// A cached object is answered without the card lock: a signature on
+	// another session's card operation does not hold up this call.
+	cs.smu.Lock()
+	obj := cached()
+	cs.smu.Unlock()
+	if obj != nil {
+		return obj, nil
+	}
+	err := m.withCard(cs, func(c *card.Card) error {
+		if obj = cached(); obj != nil {
+			return nil
 		}
 		k := keyOf(t)
 		var cert, ca *objects.Certificate
@@ -291,7 +391,9 @@ func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*ob
 		if err != nil {
 			return err
 		}
+		cs.smu.Lock()
 		cs.objs[h] = o
+		cs.smu.Unlock()
 		obj = o
 		return nil
 	})
@@ -315,10 +417,13 @@ func (cs *cardState) probePSS(c *card.Card, k card.Key) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("RSASSA-PSS probe: %w", err)
 		}
-		cs.pss = -1
+		pss := int8(-1)
 		if p.Supported {
-			cs.pss = 1
+			pss = 1
 		}
+		cs.smu.Lock()
+		cs.pss = pss
+		cs.smu.Unlock()
 		cs.m.log.Info("card signature schemes", "reader", cs.reader, "pss", p.Supported,
 			"conclusive", p.Conclusive, "why", p.Reason)
 	}

@@ -19,7 +19,10 @@ import (
 // Locks: mu guards readers, sessions and handles and is never held during card
 // I/O or a PC/SC call. Each inserted card has its own lock (cardState.mu) taken
 // around every card operation, and a leaf lock (cardState.smu) for the facts
-// other calls read without waiting for the card.
+// (and cached objects) other calls read without waiting for the card. Card
+// operations of several threads queue on the card (cardState.run): one caller
+// runs the queued operations back to back, so the card never waits for a thread
+// to wake up.
 type Manager struct {
 	sys     card.System
 	ownSys  bool

@@ -16,9 +16,15 @@ type Conn struct {
 	h      *scard.Card
 	reader string
 	wait   time.Duration
+	sys    *System // its reader status cache is forgotten when this sees a removal or reset
 	// pending is non-nil while a BeginTransaction that timed out is still
-	// running; it is closed when that call returned (and its transaction ended).
+	// running, or (beginDirect) while the connection that replaces the handle it
+	// gave up is being made; it is closed when that is over.
 	pending chan struct{}
+	// next and nextErr are the replacement connection made after beginDirect gave
+	// up (h is nil until Begin takes it); written before pending is closed.
+	next    *scard.Card
+	nextErr error
 	closed  bool
 }
 
@@ -30,6 +36,10 @@ var _ card.Transport = (*Conn)(nil)
 func (c *Conn) Begin() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.seen(c.begin())
+}
+
+func (c *Conn) begin() error {
 	if c.closed {
 		return card.ErrRemoved
 	}
@@ -41,12 +51,19 @@ func (c *Conn) Begin() error {
 			return classify("begin transaction", scard.ErrTimeout)
 		}
 	}
-	err := c.beginBounded()
+	if c.h == nil {
+		// beginDirect gave up its handle: take the connection made since
+		if c.nextErr != nil {
+			return c.nextErr
+		}
+		c.h, c.next = c.next, nil
+	}
+	err := c.beginTx()
 	if errors.Is(err, card.ErrReset) {
 		if rerr := classify("reconnect", c.h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard)); rerr != nil {
 			return rerr
 		}
-		if err := c.beginBounded(); err != nil {
+		if err := c.beginTx(); err != nil {
 			return err
 		}
 		return card.ErrReset
@@ -55,7 +72,8 @@ func (c *Conn) Begin() error {
 }
 
 // beginBounded runs BeginTransaction with a bound; a call that outlives the bound
-// ends its transaction as soon as it gets one.
+// ends its transaction as soon as it gets one. It runs the call on its own
+// goroutine, so the caller can give up while PC/SC still waits.
 func (c *Conn) beginBounded() error {
 	done := make(chan error, 1)
 	finished := make(chan struct{})
@@ -92,14 +110,23 @@ func (c *Conn) beginBounded() error {
 	}
 }
 
+// seen forgets the System's cached reader status when err says the card left or
+// was reset, so the next Status asks PC/SC; it returns err.
+func (c *Conn) seen(err error) error {
+	if err != nil && c.sys != nil && (errors.Is(err, card.ErrRemoved) || errors.Is(err, card.ErrReset) || errors.Is(err, card.ErrNoReader)) {
+		c.sys.forget(c.reader)
+	}
+	return err
+}
+
 // End ends the transaction, leaving the card as it is.
 func (c *Conn) End() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed || c.h == nil {
 		return nil
 	}
-	return classify("end transaction", c.h.EndTransaction(scard.LeaveCard))
+	return c.seen(classify("end transaction", c.h.EndTransaction(scard.LeaveCard)))
 }
 
 // Transmit sends one APDU. A reset seen here reconnects and returns card.ErrReset.
@@ -108,6 +135,9 @@ func (c *Conn) Transmit(cmd []byte) ([]byte, error) {
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, card.ErrRemoved
+	}
+	if c.h == nil {
+		return nil, fmt.Errorf("pcsc transmit: outside a transaction: %w", card.ErrTimeout)
 	}
 	out, err := c.h.Transmit(cmd)
 	if errors.Is(err, scard.ErrNotTransacted) {
@@ -118,9 +148,9 @@ func (c *Conn) Transmit(cmd []byte) ([]byte, error) {
 	}
 	if err == nil && len(out) < 2 {
 		// pcscd with vpcd answers success and no bytes when the card leaves mid-command.
-		return nil, fmt.Errorf("pcsc transmit: %d-byte answer: %w", len(out), card.ErrRemoved)
+		return nil, c.seen(fmt.Errorf("pcsc transmit: %d-byte answer: %w", len(out), card.ErrRemoved))
 	}
-	return out, err
+	return out, c.seen(err)
 }
 
 // notTransacted tells why a command was not transacted. pcsc-lite answers
@@ -158,5 +188,17 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
+	if p := c.pending; p != nil && c.h == nil {
+		// the replacement connection is still being made: close it when it is
+		go func() {
+			<-p
+			if c.next != nil {
+				_ = c.next.Disconnect(scard.LeaveCard)
+			}
+		}()
+	}
+	if c.h == nil {
+		return nil
+	}
 	return classify("disconnect", c.h.Disconnect(scard.LeaveCard))
 }

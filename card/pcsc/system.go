@@ -57,6 +57,69 @@ type System struct {
 	closed bool
 	// TransactionWait bounds Begin; zero means DefaultTransactionWait.
 	TransactionWait time.Duration
+
+	// seen caches the readers last found with a card (see statusFresh); guarded by seenMu.
+	seenMu sync.Mutex
+	seen   map[string]seenStatus
+}
+
+// statusFresh is how long Status answers from what it last read for a reader that
+// held a card, without asking PC/SC again. A signature makes three calls that each
+// check the card is still there: without this each is a round trip to pcscd (under
+// statusMu), as costly as the card command. It is well below pcsc-lite's own poll
+// of a reader (vpcd: 400 ms), and a removal or reset seen by the connection, a
+// failed Connect or a change seen by Wait forgets it at once. An empty reader is
+// never cached: an insertion shows on the next call.
+const statusFresh = 50 * time.Millisecond
+
+// seenStatus is one cached reader status and when PC/SC said so.
+type seenStatus struct {
+	st card.ReaderStatus
+	at time.Time
+}
+
+// cached returns the statuses of readers when every one is fresh in the cache.
+func (s *System) cached(readers []string) ([]card.ReaderStatus, bool) {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	now := time.Now()
+	out := make([]card.ReaderStatus, len(readers))
+	for i, r := range readers {
+		e, ok := s.seen[r]
+		if !ok || now.Sub(e.at) >= statusFresh || now.Before(e.at) {
+			return nil, false
+		}
+		out[i] = e.st
+		out[i].ATR = slices.Clone(e.st.ATR)
+	}
+	return out, true
+}
+
+// remember caches the statuses read at t (readers with a card only).
+func (s *System) remember(sts []card.ReaderStatus, t time.Time) {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	if s.seen == nil {
+		s.seen = map[string]seenStatus{}
+	}
+	for _, st := range sts {
+		if st.Present {
+			s.seen[st.Name] = seenStatus{st: st, at: t}
+		} else {
+			delete(s.seen, st.Name)
+		}
+	}
+}
+
+// forget drops the cached status of reader ("" for all).
+func (s *System) forget(reader string) {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	if reader == "" {
+		clear(s.seen)
+	} else {
+		delete(s.seen, reader)
+	}
 }
 
 var _ card.System = (*System)(nil)
@@ -138,6 +201,10 @@ func (s *System) Status(readers []string) ([]card.ReaderStatus, error) {
 	if len(readers) == 0 {
 		return nil, nil
 	}
+	if out, ok := s.cached(readers); ok {
+		return out, nil
+	}
+	asked := time.Now()
 	rs := make([]scard.ReaderState, len(readers))
 	for i, r := range readers {
 		rs[i] = scard.ReaderState{Reader: r, CurrentState: scard.StateUnaware}
@@ -152,6 +219,11 @@ func (s *System) Status(readers []string) ([]card.ReaderStatus, error) {
 	out := make([]card.ReaderStatus, len(readers))
 	for i, r := range rs {
 		out[i] = toStatus(r)
+	}
+	if err == nil {
+		s.remember(out, asked)
+	} else {
+		s.forget("")
 	}
 	return out, nil
 }
@@ -210,12 +282,14 @@ func (s *System) Wait(ctx context.Context, known []card.ReaderStatus) error {
 		for i, r := range rs[:len(known)] {
 			now := toStatus(r)
 			if now.Present != known[i].Present || now.Events != known[i].Events || r.EventState&scard.StateUnknown != 0 {
+				s.forget("")
 				return nil
 			}
 			rs[i].CurrentState = r.EventState
 		}
 		pnp := &rs[len(rs)-1]
 		if !first && pnp.EventState&scard.StateChanged != 0 {
+			s.forget("")
 			return nil
 		}
 		pnp.CurrentState = pnp.EventState &^ scard.StateChanged
@@ -231,13 +305,14 @@ func (s *System) Connect(reader string) (card.Transport, error) {
 		return err
 	})
 	if err != nil {
+		s.forget(reader)
 		return nil, err
 	}
 	wait := s.TransactionWait
 	if wait == 0 {
 		wait = DefaultTransactionWait
 	}
-	return &Conn{h: h, reader: reader, wait: wait}, nil
+	return &Conn{h: h, reader: reader, wait: wait, sys: s}, nil
 }
 
 // Close releases the PC/SC context.
