@@ -1,5 +1,7 @@
 package card
 
+import "encoding/asn1"
+
 // AID of the JPKI application (shared/JPKI.md §1).
 var AID = []byte{0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01}
 
@@ -119,3 +121,14 @@ type Info struct {
 	HasAuthCert bool
 	HasSignCert bool
 }
+
+// OIDs of the holder's attributes: otherName entries in the signature certificate's
+// subjectAltName (shared/JPKI.md §5).
+var (
+	OIDHolderName       = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 1}
+	OIDHolderNameAlt    = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 2}
+	OIDHolderSex        = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 3}
+	OIDHolderBirth      = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 4}
+	OIDHolderAddress    = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 5}
+	OIDHolderAddressAlt = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 6}
+)

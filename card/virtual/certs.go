@@ -12,16 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// OIDs of the signature certificate's subjectAltName otherName entries (JPKI.md §5).
-var (
-	OIDName       = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 1}
-	OIDNameAlt    = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 2}
-	OIDSex        = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 3}
-	OIDBirth      = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 4}
-	OIDAddress    = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 5}
-	OIDAddressAlt = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 6}
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 )
 
 var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
@@ -173,8 +165,8 @@ func sanExtension(o Options) (pkix.Extension, error) {
 		oid asn1.ObjectIdentifier
 		v   string
 	}{
-		{OIDName, o.Name}, {OIDNameAlt, o.NameAlt}, {OIDSex, o.Sex},
-		{OIDBirth, o.Birth.Format("20060102")}, {OIDAddress, o.Address}, {OIDAddressAlt, o.AddressAlt},
+		{card.OIDHolderName, o.Name}, {card.OIDHolderNameAlt, o.NameAlt}, {card.OIDHolderSex, o.Sex},
+		{card.OIDHolderBirth, o.Birth.Format("20060102")}, {card.OIDHolderAddress, o.Address}, {card.OIDHolderAddressAlt, o.AddressAlt},
 	}
 	var names []byte
 	for _, e := range entries {

@@ -342,8 +342,8 @@ func TestCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if san[OIDName.String()] != "山田 花子" || san[OIDBirth.String()] != "19850615" || san[OIDSex.String()] != "2" ||
-		san[OIDAddress.String()] != "Tokyo" {
+	if san[card.OIDHolderName.String()] != "山田 花子" || san[card.OIDHolderBirth.String()] != "19850615" || san[card.OIDHolderSex.String()] != "2" ||
+		san[card.OIDHolderAddress.String()] != "Tokyo" {
 		t.Fatalf("SAN %v", san)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 )
 
 func TestRenewalStart(t *testing.T) {
@@ -96,11 +98,11 @@ func TestHolderOf(t *testing.T) {
 	var names []byte
 	dns, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte("example.jp")})
 	names = append(names, dns...)
-	names = append(names, encodeOtherName(t, OIDName, "山田 太郎", "utf8")...)
-	names = append(names, encodeOtherName(t, OIDBirth, "319800217", "printable")...)
-	names = append(names, encodeOtherName(t, OIDSex, "1", "printable")...)
-	names = append(names, encodeOtherName(t, OIDAddress, "東京都千代田区千代田1-1", "utf8")...)
-	names = append(names, encodeOtherName(t, OIDAddressAlt, "0000000000000000000000", "printable")...)
+	names = append(names, encodeOtherName(t, card.OIDHolderName, "山田 太郎", "utf8")...)
+	names = append(names, encodeOtherName(t, card.OIDHolderBirth, "319800217", "printable")...)
+	names = append(names, encodeOtherName(t, card.OIDHolderSex, "1", "printable")...)
+	names = append(names, encodeOtherName(t, card.OIDHolderAddress, "東京都千代田区千代田1-1", "utf8")...)
+	names = append(names, encodeOtherName(t, card.OIDHolderAddressAlt, "0000000000000000000000", "printable")...)
 	san, _ := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: names})
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "t"},

@@ -8,19 +8,12 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 )
 
-// OIDs of the holder's attributes in the signature certificate's subjectAltName
-// (otherName entries; shared/JPKI.md §5).
-var (
-	OIDName       = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 1}
-	OIDNameAlt    = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 2}
-	OIDSex        = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 3}
-	OIDBirth      = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 4}
-	OIDAddress    = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 5}
-	OIDAddressAlt = asn1.ObjectIdentifier{1, 2, 392, 200149, 8, 5, 5, 6}
-	oidSAN        = asn1.ObjectIdentifier{2, 5, 29, 17}
-)
+// oidSAN is the subjectAltName extension.
+var oidSAN = asn1.ObjectIdentifier{2, 5, 29, 17}
 
 // Holder is the card holder's data decoded from the signature certificate.
 // Raw values are kept as they are in the certificate; Sex and Birth are decoded.
@@ -55,19 +48,19 @@ func HolderOf(c *x509.Certificate) (Holder, error) {
 		}
 		for _, v := range vals {
 			switch {
-			case v.oid.Equal(OIDName):
+			case v.oid.Equal(card.OIDHolderName):
 				h.Name = v.text
-			case v.oid.Equal(OIDNameAlt):
+			case v.oid.Equal(card.OIDHolderNameAlt):
 				h.NameAlt = v.text
-			case v.oid.Equal(OIDSex):
+			case v.oid.Equal(card.OIDHolderSex):
 				h.SexCode = v.text
 				h.Sex = decodeSex(v.text)
-			case v.oid.Equal(OIDBirth):
+			case v.oid.Equal(card.OIDHolderBirth):
 				h.BirthRaw = v.text
 				h.Birth, h.BirthEra = decodeBirth(v.text)
-			case v.oid.Equal(OIDAddress):
+			case v.oid.Equal(card.OIDHolderAddress):
 				h.Address = v.text
-			case v.oid.Equal(OIDAddressAlt):
+			case v.oid.Equal(card.OIDHolderAddressAlt):
 				h.AddressAlt = v.text
 			}
 		}
