@@ -125,16 +125,16 @@ func modulusLen(o *objects.Object) int {
 // SignLength is the length of the signature fixed at SignInit (no card I/O).
 // module/ asks it before every C_Sign and C_SignFinal: CKR_USER_NOT_LOGGED_IN
 // while the token is not logged in (the operation stays active).
-func (m *Manager) SignLength(h ck.ULong) (int, error) {
-	s, err := m.get(h)
-	if err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sign == nil {
-		return 0, ck.CKR_OPERATION_NOT_INITIALIZED
-	}
+func (m *Manager) SignLength(h ck.ULong) (n int, err error) {
+	err = activeOp(m, h, signOf, func(s *session, _ **signOp) error {
+		n, err = s.signLength()
+		return err
+	})
+	return n, err
+}
+
+// signLength is SignLength with the session locked and an operation active.
+func (s *session) signLength() (int, error) {
 	if !s.cs.isLoggedIn(s.sign.key) {
 		// An always-authenticate key's operation starts without a login; say
 		// so already at the length query: GnuTLS then logs in (C_Login(CKU_USER)
@@ -146,25 +146,20 @@ func (m *Manager) SignLength(h ck.ULong) (int, error) {
 }
 
 // Sign signs data in one part and ends the operation (also on error).
-func (m *Manager) Sign(h ck.ULong, data []byte) ([]byte, error) {
-	s, err := m.get(h)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.sign
-	if op == nil {
-		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	s.sign = nil
-	if op.multi {
-		return nil, ck.CKR_OPERATION_ACTIVE
-	}
-	if err := op.add(data); err != nil {
-		return nil, err
-	}
-	return m.signFinish(s, op)
+func (m *Manager) Sign(h ck.ULong, data []byte) (sig []byte, err error) {
+	err = activeOp(m, h, signOf, func(s *session, slot **signOp) error {
+		op := *slot
+		*slot = nil
+		if op.multi {
+			return ck.CKR_OPERATION_ACTIVE
+		}
+		if err := op.add(data); err != nil {
+			return err
+		}
+		sig, err = m.signFinish(s, op)
+		return err
+	})
+	return sig, err
 }
 
 // add feeds data to the operation.
@@ -182,38 +177,25 @@ func (op *signOp) add(data []byte) error {
 
 // SignUpdate feeds one part of a multi-part signature.
 func (m *Manager) SignUpdate(h ck.ULong, part []byte) error {
-	s, err := m.get(h)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.sign
-	if op == nil {
-		return ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	op.multi = true
-	if err := op.add(part); err != nil {
-		s.sign = nil
-		return err
-	}
-	return nil
+	return activeOp(m, h, signOf, func(_ *session, slot **signOp) error {
+		(*slot).multi = true
+		if err := (*slot).add(part); err != nil {
+			*slot = nil
+			return err
+		}
+		return nil
+	})
 }
 
 // SignFinal ends a multi-part signature.
-func (m *Manager) SignFinal(h ck.ULong) ([]byte, error) {
-	s, err := m.get(h)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.sign
-	if op == nil {
-		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	s.sign = nil
-	return m.signFinish(s, op)
+func (m *Manager) SignFinal(h ck.ULong) (sig []byte, err error) {
+	err = activeOp(m, h, signOf, func(s *session, slot **signOp) error {
+		op := *slot
+		*slot = nil
+		sig, err = m.signFinish(s, op)
+		return err
+	})
+	return sig, err
 }
 
 // signFinish builds the card's input and signs on the card (session lock held).
@@ -349,60 +331,38 @@ func (op *verifyOp) finish(sig []byte) error {
 
 // Verify checks sig over data in one part and ends the operation.
 func (m *Manager) Verify(h ck.ULong, data, sig []byte) error {
-	s, err := m.get(h)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.verify
-	if op == nil {
-		return ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	s.verify = nil
-	if op.multi {
-		return ck.CKR_OPERATION_ACTIVE
-	}
-	if err := op.add(data); err != nil {
-		return err
-	}
-	return op.finish(sig)
+	return activeOp(m, h, verifyOf, func(_ *session, slot **verifyOp) error {
+		op := *slot
+		*slot = nil
+		if op.multi {
+			return ck.CKR_OPERATION_ACTIVE
+		}
+		if err := op.add(data); err != nil {
+			return err
+		}
+		return op.finish(sig)
+	})
 }
 
 // VerifyUpdate feeds one part of a multi-part verification.
 func (m *Manager) VerifyUpdate(h ck.ULong, part []byte) error {
-	s, err := m.get(h)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.verify
-	if op == nil {
-		return ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	op.multi = true
-	if err := op.add(part); err != nil {
-		s.verify = nil
-		return err
-	}
-	return nil
+	return activeOp(m, h, verifyOf, func(_ *session, slot **verifyOp) error {
+		(*slot).multi = true
+		if err := (*slot).add(part); err != nil {
+			*slot = nil
+			return err
+		}
+		return nil
+	})
 }
 
 // VerifyFinal ends a multi-part verification.
 func (m *Manager) VerifyFinal(h ck.ULong, sig []byte) error {
-	s, err := m.get(h)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.verify
-	if op == nil {
-		return ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	s.verify = nil
-	return op.finish(sig)
+	return activeOp(m, h, verifyOf, func(_ *session, slot **verifyOp) error {
+		op := *slot
+		*slot = nil
+		return op.finish(sig)
+	})
 }
 
 // DigestInit starts a digest on the host.
@@ -428,69 +388,46 @@ func (m *Manager) DigestInit(h ck.ULong, mech Mechanism) error {
 }
 
 // DigestLength is the digest's length (no work done).
-func (m *Manager) DigestLength(h ck.ULong) (int, error) {
-	s, err := m.get(h)
-	if err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.digest == nil {
-		return 0, ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	return s.digest.h.Size(), nil
+func (m *Manager) DigestLength(h ck.ULong) (n int, err error) {
+	err = activeOp(m, h, digestOf, func(_ *session, slot **digestOp) error {
+		n = (*slot).h.Size()
+		return nil
+	})
+	return n, err
 }
 
 // Digest hashes data in one part and ends the operation.
-func (m *Manager) Digest(h ck.ULong, data []byte) ([]byte, error) {
-	s, err := m.get(h)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.digest
-	if op == nil {
-		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	s.digest = nil
-	if op.multi {
-		return nil, ck.CKR_OPERATION_ACTIVE
-	}
-	op.state.Write(data)
-	return op.state.Sum(nil), nil
+func (m *Manager) Digest(h ck.ULong, data []byte) (sum []byte, err error) {
+	err = activeOp(m, h, digestOf, func(_ *session, slot **digestOp) error {
+		op := *slot
+		*slot = nil
+		if op.multi {
+			return ck.CKR_OPERATION_ACTIVE
+		}
+		op.state.Write(data)
+		sum = op.state.Sum(nil)
+		return nil
+	})
+	return sum, err
 }
 
 // DigestUpdate feeds one part of a multi-part digest.
 func (m *Manager) DigestUpdate(h ck.ULong, part []byte) error {
-	s, err := m.get(h)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.digest == nil {
-		return ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	s.digest.multi = true
-	s.digest.state.Write(part)
-	return nil
+	return activeOp(m, h, digestOf, func(_ *session, slot **digestOp) error {
+		(*slot).multi = true
+		(*slot).state.Write(part)
+		return nil
+	})
 }
 
 // DigestFinal ends a multi-part digest.
-func (m *Manager) DigestFinal(h ck.ULong) ([]byte, error) {
-	s, err := m.get(h)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := s.digest
-	if op == nil {
-		return nil, ck.CKR_OPERATION_NOT_INITIALIZED
-	}
-	s.digest = nil
-	return op.state.Sum(nil), nil
+func (m *Manager) DigestFinal(h ck.ULong) (sum []byte, err error) {
+	err = activeOp(m, h, digestOf, func(_ *session, slot **digestOp) error {
+		sum = (*slot).state.Sum(nil)
+		*slot = nil
+		return nil
+	})
+	return sum, err
 }
 
 // GenerateRandom: the token has no RNG for PKCS#11 (CKF_RNG is not set): the
