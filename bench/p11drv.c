@@ -18,7 +18,9 @@
  *   sign N            C_Login, one signature ("sign-cold"), then N ("sign-warm")
  *   poll N MS         C_GetTokenInfo once ("poll-first"), then N times MS ms apart
  *   reinsert          list ("list"), print READY, wait for a line on stdin, list again
- *   conc T N          C_Login, then T threads each signing N times in its own session
+ *   conc T N [R]      C_Login, then R rounds (default 1) of: one thread signing T*N
+ *                     times ("conc-1"), then T threads each signing N times in its
+ *                     own session ("conc-t"); rounds alternate which goes first
  * Environment: BENCH_PIN (default 1234), BENCH_TOKEN (index among slots with a
  * token, default 0), BENCH_APDU_LOG.
  */
@@ -311,12 +313,14 @@ static void run_threads(const char *name, CK_SLOT_ID slot, CK_OBJECT_HANDLE k, i
 	pthread_barrier_destroy(&start);
 }
 
-static void job_conc(int t, int n)
+static void job_conc(int t, int n, int rounds)
 {
 	if (t < 1 || t > 64 || n < 1) {
 		printf("FAIL conc: 1..64 threads\n");
 		exit(1);
 	}
+	if (rounds < 1)
+		rounds = 1;
 	CK_SLOT_ID slot = token();
 	CK_SESSION_HANDLE h = open_session(slot);
 	login(h);
@@ -324,19 +328,28 @@ static void job_conc(int t, int n)
 	CK_RV rv = sign_once(h, k); /* warm: certificates read, key EF selected */
 	if (rv != CKR_OK)
 		die("first signature", rv);
-	run_threads("conc-1", slot, k, 1, t * n);
-	run_threads("conc-t", slot, k, t, n);
+	/* Alternating the order (1 then T, T then 1, ...) spreads slow drifts of
+	 * the machine over both sides of the comparison. */
+	for (int r = 0; r < rounds; r++) {
+		if (r % 2 == 0) {
+			run_threads("conc-1", slot, k, 1, t * n);
+			run_threads("conc-t", slot, k, t, n);
+		} else {
+			run_threads("conc-t", slot, k, t, n);
+			run_threads("conc-1", slot, k, 1, t * n);
+		}
+	}
 }
 
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11drv MODULE load|list|objects|login|sign N|poll N MS|reinsert|conc T N\n");
+		fprintf(stderr, "usage: p11drv MODULE load|list|objects|login|sign N|poll N MS|reinsert|conc T N [R]\n");
 		return 2;
 	}
 	apdu_log = getenv("BENCH_APDU_LOG");
 	const char *job = argv[2];
-	int a = argc > 3 ? atoi(argv[3]) : 0, b = argc > 4 ? atoi(argv[4]) : 0;
+	int a = argc > 3 ? atoi(argv[3]) : 0, b = argc > 4 ? atoi(argv[4]) : 0, c = argc > 5 ? atoi(argv[5]) : 1;
 	if (strcmp(job, "load") == 0) {
 		struct phase p = begin("load");
 		load(argv[1]);
@@ -364,7 +377,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(job, "reinsert") == 0) {
 			job_reinsert();
 		} else if (strcmp(job, "conc") == 0) {
-			job_conc(a, b);
+			job_conc(a, b, c);
 		} else {
 			fprintf(stderr, "p11drv: unknown job %s\n", job);
 			return 2;

@@ -35,6 +35,13 @@ type Card struct {
 	heads map[uint16][]byte
 	// APDUs counts command APDUs sent (for tests and benchmarks).
 	APDUs int
+
+	// Batch state: inBatch while Batch runs its function; batchTx while the
+	// transaction its operations share is open; batchErr is what beginning
+	// that transaction failed with.
+	inBatch  bool
+	batchTx  bool
+	batchErr error
 }
 
 // New returns a Card over t. Nothing is sent until the first operation.
@@ -61,13 +68,42 @@ func (c *Card) lost() {
 }
 
 // Do runs f inside one PC/SC transaction. A reset seen at Begin drops the security
-// state and f still runs (on a card that has to be selected again).
+// state and f still runs (on a card that has to be selected again). Inside Batch,
+// f runs in the batch's transaction.
 //
 // The EF selected inside the AP is forgotten at the start of every transaction:
 // between two transactions another application may have selected another file (a
 // PIN EF, the other key), and a VERIFY or a signature sent to the EF it left
 // selected would spend the wrong PIN's try or sign with the wrong key.
 func (c *Card) Do(f func() error) error {
+	if c.inBatch {
+		return c.doBatched(f)
+	}
+	if err := c.begin(); err != nil {
+		return err
+	}
+	defer c.t.End()
+	return f()
+}
+
+// doBatched runs f in the batch's transaction, which the batch's first
+// operation begins (so a batch that needs no APDU costs no PC/SC call).
+func (c *Card) doBatched(f func() error) error {
+	if c.batchErr != nil {
+		return c.batchErr
+	}
+	if !c.batchTx {
+		if err := c.begin(); err != nil {
+			c.batchErr = err
+			return err
+		}
+		c.batchTx = true
+	}
+	return f()
+}
+
+// begin begins a PC/SC transaction, keeping the security state model true.
+func (c *Card) begin() error {
 	c.curEF = 0
 	err := c.t.Begin()
 	switch {
@@ -79,8 +115,38 @@ func (c *Card) Do(f func() error) error {
 		}
 		return err
 	}
-	defer c.t.End()
-	return f()
+	return nil
+}
+
+// Batch runs f with one PC/SC transaction shared by the card operations f
+// performs, which would otherwise each begin and end their own: with several
+// threads waiting on one card, their operations run back to back without
+// handing the card to PC/SC in between (two round trips to the PC/SC service
+// saved per operation). The first operation that needs the card begins the
+// transaction; it ends when f returns. The caller bounds how much f does, since
+// other applications wait for the whole batch. When the transaction cannot
+// begin, the operations after that fail with the same error without asking
+// PC/SC again, as each would have alone. A transport error ends the shared
+// transaction; the next operation begins a new one.
+func (c *Card) Batch(f func()) {
+	if c.inBatch {
+		f()
+		return
+	}
+	c.inBatch = true
+	defer func() {
+		c.endBatchTx()
+		c.inBatch, c.batchErr = false, nil
+	}()
+	f()
+}
+
+// endBatchTx ends the batch's transaction if one is open.
+func (c *Card) endBatchTx() {
+	if c.batchTx {
+		c.batchTx = false
+		c.t.End() // after a transport error this may fail: nothing to keep then
+	}
 }
 
 // transmit sends one command and parses the answer; transport errors drop the
@@ -95,6 +161,7 @@ func (c *Card) transmit(cmd Command) (Response, error) {
 	Wipe(raw) // may hold a PIN
 	if err != nil {
 		c.lost()
+		c.endBatchTx()
 		return Response{}, err
 	}
 	return ParseResponse(out)
@@ -529,9 +596,12 @@ func (c *Card) Sign(k Key, p1 byte, input []byte) ([]byte, error) {
 	if len(input) == 0 || len(input) > MaxDigestInfoSize {
 		return nil, fmt.Errorf("sign: input of %d bytes (1 to %d allowed)", len(input), MaxDigestInfoSize)
 	}
+	if !c.verified[k] {
+		return nil, ErrNotLoggedIn // known without asking PC/SC
+	}
 	var sig []byte
 	err := c.Do(func() error {
-		if !c.verified[k] {
+		if !c.verified[k] { // lost at Begin (reset)
 			return ErrNotLoggedIn
 		}
 		r, tried, err := c.signShortEF(k, p1, input)

@@ -21,6 +21,8 @@ type scripted struct {
 	steps    []step
 	beginErr []error // returned by successive Begin calls (nil when exhausted)
 	inTx     bool
+	begins   int // Begin calls
+	ends     int // End calls
 }
 
 func newScripted(t *testing.T, steps ...step) *scripted {
@@ -64,6 +66,7 @@ func (s *scripted) Transmit(cmd []byte) ([]byte, error) {
 }
 
 func (s *scripted) Begin() error {
+	s.begins++
 	var err error
 	if len(s.beginErr) > 0 {
 		err, s.beginErr = s.beginErr[0], s.beginErr[1:]
@@ -73,7 +76,7 @@ func (s *scripted) Begin() error {
 	}
 	return err
 }
-func (s *scripted) End() error   { s.inTx = false; return nil }
+func (s *scripted) End() error   { s.ends++; s.inTx = false; return nil }
 func (s *scripted) Close() error { return nil }
 
 const (

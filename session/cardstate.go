@@ -81,13 +81,15 @@ const maxCombined = 8
 
 // run runs f on the card, under the card lock, after the operations queued
 // before it. The card serialises anyway; what matters with several threads on
-// one card is that it never idles between two operations and that the waiting
-// threads leave the CPUs to PC/SC while it works. So the caller that runs an
-// operation also runs those queued meanwhile (up to maxCombined), one after the
-// other on its own thread, with no thread wake-up in between, and wakes their
-// callers together when the queue is empty (or hands the queue over to the
-// next caller). A caller whose operation ran elsewhere returns its result (or
-// its panic) as if it had run it.
+// one card is that it never idles between two operations. So the caller that
+// runs an operation also runs those queued meanwhile (up to maxCombined), one
+// after the other on its own thread with no thread hand-off in between, and in
+// one PC/SC transaction (card.Card.Batch: no END and BEGIN between them). Each
+// waiting caller is woken as soon as its own operation is done, so it can
+// prepare its next one while the card works; after maxCombined the queue is
+// handed over to the next caller, so the leader's own call returns in bounded
+// time and other applications get the card. A caller whose operation ran
+// elsewhere returns its result (or its panic) as if it had run it.
 func (cs *cardState) run(f func(c *card.Card) error) error {
 	cs.qmu.Lock()
 	if cs.running {
@@ -107,29 +109,34 @@ func (cs *cardState) run(f func(c *card.Card) error) error {
 		cs.qmu.Unlock()
 	}
 	own := &cardJob{f: f}
-	cs.runJob(own)
 	var ran []*cardJob
-	for {
-		cs.qmu.Lock()
-		if len(cs.queue) == 0 {
-			cs.running = false
+	cs.mu.Lock()
+	cs.batchLocked(func() {
+		cs.runJob(own)
+		for {
+			cs.qmu.Lock()
+			if len(cs.queue) == 0 {
+				cs.running = false
+				cs.qmu.Unlock()
+				return
+			}
+			j := cs.queue[0]
+			cs.queue = cs.queue[1:]
+			if len(ran) == maxCombined {
+				cs.qmu.Unlock()
+				j.lead = true
+				ran = append(ran, j)
+				return
+			}
 			cs.qmu.Unlock()
-			break
-		}
-		j := cs.queue[0]
-		cs.queue = cs.queue[1:]
-		if len(ran) == maxCombined {
-			cs.qmu.Unlock()
-			j.lead = true
+			cs.runJob(j)
 			ran = append(ran, j)
-			break
+			close(j.done)
 		}
-		cs.qmu.Unlock()
-		cs.runJob(j)
-		ran = append(ran, j)
-	}
-	for _, j := range ran {
-		close(j.done)
+	})
+	cs.mu.Unlock()
+	if n := len(ran); n > 0 && ran[n-1].lead {
+		close(ran[n-1].done)
 	}
 	if own.panic != nil {
 		panic(own.panic)
@@ -137,7 +144,17 @@ func (cs *cardState) run(f func(c *card.Card) error) error {
 	return own.err
 }
 
-// runJob runs j.f under the card lock, keeping its error or its panic.
+// batchLocked runs f, whose card operations share one PC/SC transaction when
+// the card is connected (card lock held; see card.Card.Batch).
+func (cs *cardState) batchLocked(f func()) {
+	if cs.dead || cs.c == nil {
+		f()
+		return
+	}
+	cs.c.Batch(f)
+}
+
+// runJob runs j.f (card lock held), keeping its error or its panic.
 func (cs *cardState) runJob(j *cardJob) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -147,12 +164,10 @@ func (cs *cardState) runJob(j *cardJob) {
 	j.err = cs.runLocked(j.f)
 }
 
-// runLocked connects if needed and runs f under the card lock; it then updates
+// runLocked connects if needed and runs f (card lock held); it then updates
 // the login state from the card's model (a reset or logout seen by the card
 // layer ends the token's login).
 func (cs *cardState) runLocked(f func(c *card.Card) error) error {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
 	if cs.dead {
 		return fmt.Errorf("reader %q: %w", cs.reader, card.ErrRemoved)
 	}

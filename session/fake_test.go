@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
@@ -19,6 +20,18 @@ type fakeSystem struct {
 	conns   map[string][]card.Transport
 	closed  bool
 	statusN int // Status calls (for tests)
+	begins  atomic.Int64 // transactions begun on the transports handed out
+}
+
+// countingTransport counts the transactions begun through it.
+type countingTransport struct {
+	card.Transport
+	n *atomic.Int64
+}
+
+func (c countingTransport) Begin() error {
+	c.n.Add(1)
+	return c.Transport.Begin()
 }
 
 func newFakeSystem(readers ...string) *fakeSystem {
@@ -115,7 +128,7 @@ func (f *fakeSystem) Connect(reader string) (card.Transport, error) {
 	}
 	t := virtual.NewTransport(c)
 	f.conns[reader] = append(f.conns[reader], t)
-	return t, nil
+	return countingTransport{t, &f.begins}, nil
 }
 
 func (f *fakeSystem) Close() error {

@@ -47,6 +47,7 @@ type config struct {
 	pollGap                    time.Duration
 	latency                    time.Duration
 	threads, perThread         int
+	concRounds                 int
 	out, chartData             string
 }
 
@@ -63,6 +64,7 @@ func main() {
 	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "per-APDU delay of the second table")
 	flag.IntVar(&c.threads, "threads", 8, "concurrency: threads")
 	flag.IntVar(&c.perThread, "per-thread", 20, "concurrency: signatures per thread")
+	flag.IntVar(&c.concRounds, "conc-rounds", 4, "concurrency: rounds (one thread, then all threads) per run")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "report")
 	flag.StringVar(&c.chartData, "chart-data", "bench/chart.dat", "chart data for bench/chart.gp")
 	flag.Parse()
@@ -374,7 +376,7 @@ func (e *env) conc(m module, c *concRuns) error {
 	if c.err != nil {
 		return c.err
 	}
-	_, out, err := e.proc(nil, e.drv, m.Path, "conc", fmt.Sprint(e.cfg.threads), fmt.Sprint(e.cfg.perThread))
+	_, out, err := e.proc(nil, e.drv, m.Path, "conc", fmt.Sprint(e.cfg.threads), fmt.Sprint(e.cfg.perThread), fmt.Sprint(e.cfg.concRounds))
 	if err != nil {
 		return err
 	}
