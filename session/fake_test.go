@@ -19,7 +19,7 @@ type fakeSystem struct {
 	events  map[string]uint32
 	conns   map[string][]card.Transport
 	closed  bool
-	statusN int // Status calls (for tests)
+	statusN int          // Status calls (for tests)
 	begins  atomic.Int64 // transactions begun on the transports handed out
 }
 
