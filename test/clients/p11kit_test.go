@@ -148,3 +148,37 @@ func TestP11KitServer(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestP11KitInitReserved: a p11-kit module file's `x-init-reserved: tokens=...`
+// reaches the module (p11-kit passes it in C_Initialize's pReserved) and shows one
+// token in `p11-kit list-modules` and through p11-kit's proxy module. (GnuTLS
+// initialises the modules with its own arguments, which carry no pReserved: p11tool
+// shows both tokens; the README says so.) p11-kit reads no user configuration as
+// root, so the module file goes in a private mount namespace over p11-kit's
+// system module directory: no other process sees it.
+func TestP11KitInitReserved(t *testing.T) {
+	sharedTokens(t)
+	proxy := "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
+	for _, c := range []struct {
+		option     string
+		show, hide string
+	}{
+		{"tokens=auth", clienttest.AuthToken, clienttest.SignToken},
+		{"tokens=sign", clienttest.SignToken, clienttest.AuthToken},
+	} {
+		t.Run(c.option, func(t *testing.T) {
+			dir := t.TempDir()
+			clienttest.WriteFile(t, dir, "jpki-pkcs11.module",
+				[]byte("module: "+fx.Built+"\nx-init-reserved: "+c.option+"\n"), 0o644)
+			script := `mount --bind "$1" "$2" && p11-kit list-modules && echo '--- proxy' && pkcs11-tool --module "$3" -L`
+			out := clienttest.MustRun(t, clienttest.Env(t), "unshare", "-m", "--propagation", "private",
+				"sh", "-c", script, "sh", dir, p11kitConfigs(t), proxy)
+			mods, listed, _ := strings.Cut(out, "--- proxy")
+			clienttest.Contains(t, "p11-kit list-modules", mods, "jpki-pkcs11: "+fx.Built, "token: "+c.show)
+			clienttest.Contains(t, "pkcs11-tool --module p11-kit-proxy.so -L", listed, "token label        : "+c.show)
+			if strings.Contains(out, c.hide) {
+				t.Fatalf("%s: the other token %q is shown:\n%s", c.option, c.hide, out)
+			}
+		})
+	}
+}
