@@ -109,11 +109,11 @@ func (cs *cardState) run(f func(c *card.Card) error) error {
 		cs.qmu.Unlock()
 	}
 	own := &cardJob{f: f}
-	var ran []*cardJob
+	var next *cardJob // the caller the queue is handed over to
 	cs.mu.Lock()
 	cs.batchLocked(func() {
 		cs.runJob(own)
-		for {
+		for ran := 0; ; ran++ {
 			cs.qmu.Lock()
 			if len(cs.queue) == 0 {
 				cs.running = false
@@ -122,21 +122,19 @@ func (cs *cardState) run(f func(c *card.Card) error) error {
 			}
 			j := cs.queue[0]
 			cs.queue = cs.queue[1:]
-			if len(ran) == maxCombined {
-				cs.qmu.Unlock()
-				j.lead = true
-				ran = append(ran, j)
+			cs.qmu.Unlock()
+			if ran == maxCombined {
+				next = j
 				return
 			}
-			cs.qmu.Unlock()
 			cs.runJob(j)
-			ran = append(ran, j)
 			close(j.done)
 		}
 	})
 	cs.mu.Unlock()
-	if n := len(ran); n > 0 && ran[n-1].lead {
-		close(ran[n-1].done)
+	if next != nil {
+		next.lead = true
+		close(next.done) // after the batch's transaction ended
 	}
 	if own.panic != nil {
 		panic(own.panic)

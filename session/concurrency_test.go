@@ -16,7 +16,7 @@ import (
 // Several threads signing on one token: every signature is right, and the
 // operations queued behind the running one share its PC/SC transaction.
 func TestConcurrentSignaturesShareTransactions(t *testing.T) {
-	const threads, each = 8, 5
+	const threads, each = 12, 4 // more threads than one caller runs for the others: the queue is handed over
 	m, sys, c := setup(t, virtual.Options{Latency: 10 * time.Millisecond})
 	h, priv, _ := loggedIn(t, m, 0, "1234")
 	pub := certOf(t, c.Status().AuthCert).PublicKey.(*rsa.PublicKey)
