@@ -16,7 +16,14 @@ import (
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 )
 
-var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+var (
+	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+	oidCountry        = asn1.ObjectIdentifier{2, 5, 4, 6}
+	oidLocality       = asn1.ObjectIdentifier{2, 5, 4, 7}
+	oidCommonName     = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidOrganization   = asn1.ObjectIdentifier{2, 5, 4, 10}
+	oidOrgUnit        = asn1.ObjectIdentifier{2, 5, 4, 11}
+)
 
 // material is everything Create writes: keys and DER certificates.
 type material struct {
@@ -27,8 +34,15 @@ type material struct {
 const jlis = "Japan Agency for Local Authority Information Systems"
 
 func caName(purpose string) pkix.Name {
-	return pkix.Name{Country: []string{"JP"}, Organization: []string{"JPKI-TEST"},
-		OrganizationalUnit: []string{purpose, jlis}}
+	// One RDN per attribute, in the real CAs' order (shared/jpki-ca): pkix.Name's
+	// OrganizationalUnit would put both OUs in one multi-valued RDN ("OU=a+OU=b"),
+	// which no JPKI certificate has and LibreOffice 7.4 cannot sign with.
+	return pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{
+		{Type: oidCountry, Value: "JP"},
+		{Type: oidOrganization, Value: "JPKI-TEST"},
+		{Type: oidOrgUnit, Value: purpose},
+		{Type: oidOrgUnit, Value: jlis},
+	}}
 }
 
 // fifthBirthday returns the holder's 5th birthday after issued (JPKI.md §7), at the
@@ -141,10 +155,10 @@ func makeMaterial(o Options) (*material, error) {
 	}
 	// One RDN per attribute, as on a real card: C, L (prefecture), L (municipality), CN.
 	subject, err := asn1.Marshal(pkix.RDNSequence{
-		{{Type: asn1.ObjectIdentifier{2, 5, 4, 6}, Value: "JP"}},
-		{{Type: asn1.ObjectIdentifier{2, 5, 4, 7}, Value: "Tokyo-to"}},
-		{{Type: asn1.ObjectIdentifier{2, 5, 4, 7}, Value: "Chiyoda-ku"}},
-		{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: randomHex(12) + "S"}},
+		{{Type: oidCountry, Value: "JP"}},
+		{{Type: oidLocality, Value: "Tokyo-to"}},
+		{{Type: oidLocality, Value: "Chiyoda-ku"}},
+		{{Type: oidCommonName, Value: randomHex(12) + "S"}},
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -325,8 +327,19 @@ func TestCertificates(t *testing.T) {
 	if err := sign.CheckSignatureFrom(signCA); err != nil {
 		t.Fatal(err)
 	}
-	if got := authCA.Subject.String(); !strings.Contains(got, "O=JPKI-TEST") || !strings.Contains(got, "JPKI for user authentication") {
-		t.Fatalf("auth CA %s", got)
+	for _, ca := range []*x509.Certificate{authCA, signCA} {
+		// shaped like the real CAs' names (shared/jpki-ca): one attribute per RDN
+		want := "OU=Japan Agency for Local Authority Information Systems,OU=JPKI for user authentication,O=JPKI-TEST,C=JP"
+		if ca == signCA {
+			want = strings.Replace(want, "user authentication", "digital signature", 1)
+		}
+		var rdns pkix.RDNSequence
+		if _, err := asn1.Unmarshal(ca.RawSubject, &rdns); err != nil {
+			t.Fatal(err)
+		}
+		if got := rdns.String(); got != want || len(rdns) != 4 {
+			t.Fatalf("CA name %s (%d RDNs), want %s (4 RDNs)", got, len(rdns), want)
+		}
 	}
 	want := time.Date(2028, 6, 15, 14, 59, 59, 0, time.UTC) // 5th birthday after 2024-03-01: 2024-06-15 is the 1st
 	if !auth.NotAfter.Equal(want) || !sign.NotAfter.Equal(want) || !auth.NotBefore.Equal(issued) {
