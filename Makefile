@@ -196,7 +196,8 @@ uninstall:
 	rmdir $(DESTDIR)$(P11_MODULE_DIR) 2>/dev/null || true
 
 # The programs people use (issue "Works in the programs people use"), pkcs11-tool
-# (issue "The PKCS#11 module") and Go through p11-kit remoting; `make test` runs them too.
+# (issue "The PKCS#11 module"), Go through p11-kit remoting, NSS programs and LibreOffice;
+# `make test` runs them too.
 .PHONY: test-clients
 test-clients: deps $(BUILD)/jpki-pkcs11.so $(BUILD)/jpki-vcard
-	$(GO) test -count=1 ./test/clients/... ./test/module/ ./test/gop11/...
+	$(GO) test -count=1 ./test/clients/... ./test/module/ ./test/gop11/... ./test/nss/ ./test/libreoffice/

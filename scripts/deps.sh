@@ -4,5 +4,6 @@
 set -e
 PKGS="gcc make pkg-config libpcsclite-dev pcscd vsmartcard-vpcd pcsc-tools opensc libnss3-tools poppler-utils
 gnutls-bin p11-kit libp11-kit-dev libengine-pkcs11-openssl openssl iproute2 time python3 procps util-linux
-openjdk-17-jdk-headless openssh-client openssh-server p11-kit-modules firefox-esr gdb file binutils"
+openjdk-17-jdk-headless openssh-client openssh-server p11-kit-modules firefox-esr gdb file binutils
+libreoffice-writer-nogui python3-uno xmlsec1"
 exec sh "$(dirname "$0")/apt-ensure.sh" deps $PKGS

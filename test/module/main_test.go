@@ -108,13 +108,3 @@ func exportCert(t *testing.T, env []string, c *clienttest.Card, slot int, pin, i
 	clienttest.MustRun(t, nil, "openssl", "x509", "-inform", "der", "-in", out, "-pubkey", "-noout", "-out", pub)
 	return pub
 }
-
-// countAPDUs counts the command APDUs matching re that pcscd logged since mark.
-func countAPDUs(t *testing.T, mark int64, re string) int {
-	t.Helper()
-	n, err := fx.PC.CountAPDUs(mark, re)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}

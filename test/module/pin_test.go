@@ -36,12 +36,12 @@ func TestChangePIN(t *testing.T) {
 					t.Fatalf("malformed new PIN %q: want %s (or the other of PIN_LEN_RANGE/PIN_INVALID):\n%s", bad, rv, out)
 				}
 			}
-			if n := countAPDUs(t, mark, changePINAPDU); n != 0 {
+			if n := fx.APDUsSince(t, mark, changePINAPDU); n != 0 {
 				t.Fatalf("a malformed new PIN reached the card (%d CHANGE REFERENCE DATA)", n)
 			}
 			out := tool(t, env, append(s, "--login", "--pin", k.old, "--change-pin", "--new-pin", k.new)...)
 			clienttest.Contains(t, "--change-pin", out, "PIN successfully changed")
-			if n := countAPDUs(t, mark, changePINAPDU); n != 1 {
+			if n := fx.APDUsSince(t, mark, changePINAPDU); n != 1 {
 				t.Fatalf("--change-pin sent %d CHANGE REFERENCE DATA, want 1", n)
 			}
 			signAndVerify(t, env, c, k.slot, k.use, k.id, k.der, "SHA256-RSA-PKCS")
@@ -73,14 +73,14 @@ func TestMalformedPINNeverReachesCard(t *testing.T) {
 	}{{r.auth, "12345"}, {r.auth, "123"}, {r.auth, "12a4"}, {r.sign, "AB#12"}, {r.sign, "ABC12"}, {r.sign, "ABCDEFGHIJ1234567"}, {r.sign, "ABC 123"}} {
 		toolFails(t, env, "CKR_PIN_INCORRECT", append(slotArg(c.slot), "--login", "--pin", c.pin, "-O")...)
 	}
-	if n := countAPDUs(t, mark, verifyAPDU); n != 0 {
+	if n := fx.APDUsSince(t, mark, verifyAPDU); n != 0 {
 		t.Fatalf("%d VERIFY APDUs with a PIN reached the card for malformed PINs", n)
 	}
 	out := tool(t, env, append(slotArg(r.sign), "--login", "--pin", strings.ToLower(clienttest.SignPIN), "-O")...)
 	if _, ok := clienttest.Find(clienttest.ParseObjects(out), "Private Key", "Digital Signature Key"); !ok {
 		t.Fatalf("lower-case signature password: no key after login:\n%s", out)
 	}
-	if n := countAPDUs(t, mark, verifyAPDU); n != 1 {
+	if n := fx.APDUsSince(t, mark, verifyAPDU); n != 1 {
 		t.Fatalf("one login sent %d VERIFY APDUs, want 1", n)
 	}
 }
@@ -116,7 +116,7 @@ func TestBlockedPINs(t *testing.T) {
 				if !strings.Contains(out, "rv = CKR_PIN_INCORRECT (") && !(i == k.tries && strings.Contains(out, "rv = CKR_PIN_LOCKED (")) {
 					t.Fatalf("wrong PIN %d of %d: want CKR_PIN_INCORRECT:\n%s", i, k.tries, out)
 				}
-				if n := countAPDUs(t, mark, verifyAPDU); n != 1 {
+				if n := fx.APDUsSince(t, mark, verifyAPDU); n != 1 {
 					t.Fatalf("wrong PIN %d: %d VERIFY APDUs, want exactly 1", i, n)
 				}
 				f := flags()

@@ -18,7 +18,7 @@ func TestCertutil(t *testing.T) {
 	fx.SharedCard(t)
 	env := clienttest.Env(t)
 	mark := fx.PC.Mark()
-	db := newDB(t, env)
+	db := fx.NSSDB(t, env)
 
 	// what NSS reads from the token flags: only the signature token needs a login
 	out, _ := clienttest.Run(t, env, "modutil", "-dbdir", db, "-list", "JPKI", "-force")
@@ -38,7 +38,7 @@ func TestCertutil(t *testing.T) {
 	pw := writePassword(t, clienttest.SignPIN)
 	out = clienttest.MustRun(t, env, "certutil", "-L", "-d", db, "-h", "all", "-f", pw)
 	lacks(t, "certutil -L -h all -f", out, signNick)
-	if n := apdusSince(t, mark, efSignCert); n != 0 {
+	if n := fx.APDUsSince(t, mark, efSignCert); n != 0 {
 		t.Fatalf("EF 0001 accessed %d times without the signature password", n)
 	}
 
@@ -61,12 +61,12 @@ func TestCertutil(t *testing.T) {
 		t.Fatalf("pdfsig -list-nicks without a password succeeded:\n%s", out)
 	}
 	lacks(t, "pdfsig -list-nicks (no password)", out, signNick)
-	if n := apdusSince(t, mark, efSignCert); n != 0 {
+	if n := fx.APDUsSince(t, mark, efSignCert); n != 0 {
 		t.Fatalf("EF 0001 accessed %d times without the signature password", n)
 	}
 	out = clienttest.MustRun(t, env, "pdfsig", "-nssdir", db, "-list-nicks", "-nss-pwd", clienttest.SignPIN)
 	clienttest.Contains(t, "pdfsig -list-nicks -nss-pwd", out, authNick, signNick)
-	if n := apdusSince(t, mark, efSignCert); n == 0 {
+	if n := fx.APDUsSince(t, mark, efSignCert); n == 0 {
 		t.Fatal("the signature certificate was listed without being read after the password")
 	}
 }

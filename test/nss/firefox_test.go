@@ -157,13 +157,13 @@ func firefoxLogin(t *testing.T, modutilArgs ...string) {
 		t.Fatalf("prompts %q: want exactly one password prompt, for %q", prompts, clienttest.AuthToken)
 	}
 	// the card saw one PIN (the authentication PIN) and no access to EF 0001
-	if n := apdusSince(t, mark, `^00 20 00 80 [0-9A-F]{2} `); n != 1 {
+	if n := fx.APDUsSince(t, mark, `^00 20 00 80 [0-9A-F]{2} `); n != 1 {
 		t.Fatalf("%d VERIFY commands with a PIN during the TLS login, want 1", n)
 	}
-	if n := apdusSince(t, mark, `^00 A4 02 0C 02 00 1B\b`); n != 0 {
+	if n := fx.APDUsSince(t, mark, `^00 A4 02 0C 02 00 1B\b`); n != 0 {
 		t.Fatalf("the signature PIN EF was selected %d times during the TLS login", n)
 	}
-	if n := apdusSince(t, mark, efSignCert); n != 0 {
+	if n := fx.APDUsSince(t, mark, efSignCert); n != 0 {
 		t.Fatalf("EF 0001 (signature certificate) accessed %d times during the TLS login", n)
 	}
 	if mechs := clienttest.SignMechanisms(t, env); len(mechs) < 2 {

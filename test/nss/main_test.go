@@ -7,7 +7,6 @@ package nss
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,35 +30,6 @@ const (
 // certificate: the holder's name, address, birth date): its SELECT, or a READ
 // BINARY by short EF identifier 1 (P1 81), which the card layer uses.
 const efSignCert = `^00 A4 02 0C 02 00 01\b|^00 B0 81 `
-
-// newDB makes a fresh NSS database (empty password) in a temporary directory with
-// the module added by modutil, as a user would, and returns its "sql:" path.
-// extra are more modutil -add arguments (e.g. -string "tokens=auth").
-func newDB(t *testing.T, env []string, extra ...string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "nssdb")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	db := "sql:" + dir
-	clienttest.MustRun(t, env, "certutil", "-N", "-d", db, "--empty-password")
-	args := append([]string{"-dbdir", db, "-add", "JPKI", "-libfile", fx.Module, "-force"}, extra...)
-	clienttest.MustRun(t, env, "modutil", args...)
-	// modutil -list exits non-zero for the empty slots of reader 1: read its output
-	out, _ := clienttest.Run(t, env, "modutil", "-dbdir", db, "-list", "JPKI", "-force")
-	clienttest.Contains(t, "modutil -list", out, "Library file: "+fx.Module)
-	return db
-}
-
-// apdusSince counts the APDUs matching pattern in the pcscd log since mark.
-func apdusSince(t *testing.T, mark int64, pattern string) int {
-	t.Helper()
-	n, err := fx.PC.CountAPDUs(mark, pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // lacks fails the test if out contains any of the strings.
 func lacks(t *testing.T, what, out string, not ...string) {

@@ -13,7 +13,7 @@ import (
 func TestTokensOption(t *testing.T) {
 	fx.SharedCard(t)
 	env := clienttest.Env(t)
-	db := newDB(t, env, "-string", "tokens=auth")
+	db := fx.NSSDB(t, env, "-string", "tokens=auth")
 	out, _ := clienttest.Run(t, env, "modutil", "-dbdir", db, "-list", "JPKI", "-force")
 	// shown alone, the authentication token has the usual login-required layout
 	clienttest.Contains(t, "modutil -list (tokens=auth)", out, "Token Name: "+clienttest.AuthToken, "Login Type: Login required")
@@ -29,6 +29,6 @@ func TestTokensOption(t *testing.T) {
 	lacks(t, "certutil -L (JPKI_PKCS11_TOKENS=sign)", out, authNick)
 
 	// a database without the parameter shows both
-	out = clienttest.MustRun(t, env, "certutil", "-L", "-d", newDB(t, env), "-h", "all")
+	out = clienttest.MustRun(t, env, "certutil", "-L", "-d", fx.NSSDB(t, env), "-h", "all")
 	clienttest.Contains(t, "certutil -L (no parameter)", out, authNick, signCANick)
 }

@@ -19,7 +19,7 @@ import (
 func TestPdfsig(t *testing.T) {
 	c := fx.SharedCard(t)
 	env := clienttest.Env(t)
-	db := newDB(t, env)
+	db := fx.NSSDB(t, env)
 	// trust the card's signature CA, as a user who checks signatures would
 	clienttest.MustRun(t, env, "certutil", "-A", "-d", db, "-n", "JPKI signature CA", "-t", "C,C,C",
 		"-i", c.PEM(t, "signca.der"))
@@ -37,7 +37,7 @@ func TestPdfsig(t *testing.T) {
 		t.Fatalf("pdfsig wrote no signed PDF (%v):\n%s", err, log)
 	}
 	// one VERIFY with a PIN reached the card: the signature password
-	if n := apdusSince(t, mark, `^00 20 00 80 [0-9A-F]{2} `); n != 1 {
+	if n := fx.APDUsSince(t, mark, `^00 20 00 80 [0-9A-F]{2} `); n != 1 {
 		t.Fatalf("%d VERIFY commands with a PIN during pdfsig, want 1 (the signature password)", n)
 	}
 	if mechs := clienttest.SignMechanisms(t, env); len(mechs) == 0 {

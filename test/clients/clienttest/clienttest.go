@@ -1,5 +1,5 @@
 // Package clienttest is the shared fixture of the tests that drive real PKCS#11
-// clients (test/clients, test/module, test/gop11, test/nss, test/tls13): the private pcscd of the test
+// clients (test/clients, test/module, test/gop11, test/nss, test/libreoffice, test/tls13): the private pcscd of the test
 // process (test/harness), the built module (build/jpki-pkcs11.so), virtual cards,
 // and running programs with a timeout and the module's debug log.
 //
