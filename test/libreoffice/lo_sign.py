@@ -56,11 +56,8 @@ def prop(name, value):
     return p
 
 
-class Handler(unohelper.Base, XInteractionHandler2, XInitialization, XServiceInfo):
-    """Answers one password request for one token; records every request."""
-
-    def __init__(self, state):
-        self.state = state
+class HandlerInfo(XServiceInfo):
+    """XServiceInfo of the handler and of its factory: the service xmlsecurity asks for."""
 
     def getImplementationName(self):
         return OUR_HANDLER
@@ -70,6 +67,13 @@ class Handler(unohelper.Base, XInteractionHandler2, XInitialization, XServiceInf
 
     def getSupportedServiceNames(self):
         return HANDLER_SERVICES
+
+
+class Handler(unohelper.Base, XInteractionHandler2, XInitialization, HandlerInfo):
+    """Answers one password request for one token; records every request."""
+
+    def __init__(self, state):
+        self.state = state
 
     def initialize(self, args):
         pass
@@ -104,7 +108,7 @@ class Handler(unohelper.Base, XInteractionHandler2, XInitialization, XServiceInf
         return False
 
 
-class HandlerFactory(unohelper.Base, XSingleComponentFactory, XServiceInfo):
+class HandlerFactory(unohelper.Base, XSingleComponentFactory, HandlerInfo):
     def __init__(self, state):
         self.state = state
 
@@ -113,15 +117,6 @@ class HandlerFactory(unohelper.Base, XSingleComponentFactory, XServiceInfo):
 
     def createInstanceWithArgumentsAndContext(self, args, ctx):
         return Handler(self.state)
-
-    def getImplementationName(self):
-        return OUR_HANDLER
-
-    def supportsService(self, name):
-        return name in HANDLER_SERVICES
-
-    def getSupportedServiceNames(self):
-        return HANDLER_SERVICES
 
 
 class Closed(unohelper.Base, XEventListener):
