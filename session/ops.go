@@ -70,28 +70,14 @@ func (m *Manager) keyObject(s *session, key ck.ULong) (objects.Spec, *objects.Ob
 // SignInit starts a signature with the token's private key. The signature length
 // is fixed here from the key's modulus.
 func (m *Manager) SignInit(h ck.ULong, mech Mechanism, key ck.ULong) error {
-	s, err := m.get(h)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sign != nil && !s.sign.stalled {
-		return ck.CKR_OPERATION_ACTIVE
-	}
-	if !isSignMech(mech.Type) {
-		return ck.CKR_MECHANISM_INVALID
-	}
-	if err := checkParam(mech); err != nil {
-		return err
-	}
-	spec, o, err := m.keyObject(s, key)
-	if err != nil {
-		return err
-	}
-	if spec.Kind != objects.KindPrivateKey {
-		return ck.CKR_KEY_FUNCTION_NOT_PERMITTED
-	}
+	active := func(s *session) bool { return s.sign != nil && !s.sign.stalled }
+	return m.keyOpInit(h, mech, key, objects.KindPrivateKey, active, func(s *session, spec objects.Spec, o *objects.Object) error {
+		return m.signInit(s, mech, spec, o)
+	})
+}
+
+// signInit is SignInit once keyOpInit's checks passed (session locked).
+func (m *Manager) signInit(s *session, mech Mechanism, spec objects.Spec, o *objects.Object) error {
 	if isPSS(mech.Type) {
 		if ok, err := m.pssSupported(s.cs, s.tok); err != nil {
 			return m.fail(s, err)
@@ -241,13 +227,24 @@ func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
 
 // VerifyInit starts a software verification with the token's public key.
 func (m *Manager) VerifyInit(h ck.ULong, mech Mechanism, key ck.ULong) error {
+	active := func(s *session) bool { return s.verify != nil }
+	return m.keyOpInit(h, mech, key, objects.KindPublicKey, active, func(s *session, _ objects.Spec, _ *objects.Object) error {
+		return m.verifyInit(s, mech)
+	})
+}
+
+// keyOpInit makes the checks SignInit and VerifyInit share, in this order: the
+// session, an operation already active, the mechanism and its parameter, the key
+// handle and its kind; then it runs init with the session locked.
+func (m *Manager) keyOpInit(h ck.ULong, mech Mechanism, key ck.ULong, kind objects.Kind,
+	active func(*session) bool, init func(*session, objects.Spec, *objects.Object) error) error {
 	s, err := m.get(h)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.verify != nil {
+	if active(s) {
 		return ck.CKR_OPERATION_ACTIVE
 	}
 	if !isSignMech(mech.Type) {
@@ -256,15 +253,20 @@ func (m *Manager) VerifyInit(h ck.ULong, mech Mechanism, key ck.ULong) error {
 	if err := checkParam(mech); err != nil {
 		return err
 	}
-	spec, _, err := m.keyObject(s, key)
+	spec, o, err := m.keyObject(s, key)
 	if err != nil {
 		return err
 	}
-	if spec.Kind != objects.KindPublicKey {
+	if spec.Kind != kind {
 		return ck.CKR_KEY_FUNCTION_NOT_PERMITTED
 	}
+	return init(s, spec, o)
+}
+
+// verifyInit is VerifyInit once keyOpInit's checks passed (session locked).
+func (m *Manager) verifyInit(s *session, mech Mechanism) error {
 	var pub *rsa.PublicKey
-	err = m.withCard(s.cs, func(c *card.Card) error {
+	err := m.withCard(s.cs, func(c *card.Card) error {
 		e := s.cs.certs[keyOf(s.tok).CertFile()]
 		if e == nil || e.cert == nil {
 			return ck.CKR_KEY_HANDLE_INVALID
