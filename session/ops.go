@@ -13,12 +13,11 @@ import (
 
 // signOp is an active signature: fixed length, hash state or collected input.
 type signOp struct {
+	signedData
 	mech   ck.ULong
 	key    card.Key
 	sigLen int
-	h      hash.Hash // nil for CKM_RSA_PKCS
-	buf    []byte    // CKM_RSA_PKCS input so far
-	multi  bool      // SignUpdate was called
+	multi  bool // SignUpdate was called
 	// stalled: C_Sign/C_SignFinal was refused for want of a login; the
 	// operation stays for the caller to log in and go on, or a new SignInit
 	// replaces it
@@ -27,11 +26,37 @@ type signOp struct {
 
 // verifyOp is an active verification in software.
 type verifyOp struct {
+	signedData
 	mech  ck.ULong
 	pub   *rsa.PublicKey
-	h     hash.Hash
-	buf   []byte
 	multi bool
+}
+
+// signedData is what a signature is made or checked over: the hash of the data
+// fed so far, or for CKM_RSA_PKCS (no hash) the data itself, a DigestInfo.
+type signedData struct {
+	h   hash.Hash // nil for CKM_RSA_PKCS
+	buf []byte    // CKM_RSA_PKCS input so far
+}
+
+func newSignedData(mech ck.ULong) signedData {
+	if hh, ok := hashOf(mech); ok {
+		return signedData{h: hh.New()}
+	}
+	return signedData{}
+}
+
+// add feeds data to the hash, or keeps it (at most a DigestInfo's length).
+func (d *signedData) add(data []byte) error {
+	if d.h != nil {
+		d.h.Write(data)
+		return nil
+	}
+	if len(d.buf)+len(data) > card.MaxDigestInfoSize {
+		return ck.CKR_DATA_LEN_RANGE
+	}
+	d.buf = append(d.buf, data...)
+	return nil
 }
 
 // digestOp is an active digest.
@@ -91,11 +116,7 @@ func (m *Manager) signInit(s *session, mech Mechanism, spec objects.Spec, o *obj
 		// signature itself still needs the token logged in)
 		return ck.CKR_USER_NOT_LOGGED_IN
 	}
-	op := &signOp{mech: mech.Type, key: keyOf(s.tok), sigLen: modulusLen(o)}
-	if hh, ok := hashOf(mech.Type); ok {
-		op.h = hh.New()
-	}
-	s.sign = op
+	s.sign = &signOp{signedData: newSignedData(mech.Type), mech: mech.Type, key: keyOf(s.tok), sigLen: modulusLen(o)}
 	return nil
 }
 
@@ -146,19 +167,6 @@ func (m *Manager) Sign(h ck.ULong, data []byte) (sig []byte, err error) {
 		return err
 	})
 	return sig, err
-}
-
-// add feeds data to the operation.
-func (op *signOp) add(data []byte) error {
-	if op.h != nil {
-		op.h.Write(data)
-		return nil
-	}
-	if len(op.buf)+len(data) > card.MaxDigestInfoSize {
-		return ck.CKR_DATA_LEN_RANGE
-	}
-	op.buf = append(op.buf, data...)
-	return nil
 }
 
 // SignUpdate feeds one part of a multi-part signature.
@@ -277,23 +285,7 @@ func (m *Manager) verifyInit(s *session, mech Mechanism) error {
 	if err != nil {
 		return m.fail(s, err)
 	}
-	op := &verifyOp{mech: mech.Type, pub: pub}
-	if hh, ok := hashOf(mech.Type); ok {
-		op.h = hh.New()
-	}
-	s.verify = op
-	return nil
-}
-
-func (op *verifyOp) add(data []byte) error {
-	if op.h != nil {
-		op.h.Write(data)
-		return nil
-	}
-	if len(op.buf)+len(data) > card.MaxDigestInfoSize {
-		return ck.CKR_DATA_LEN_RANGE
-	}
-	op.buf = append(op.buf, data...)
+	s.verify = &verifyOp{signedData: newSignedData(mech.Type), mech: mech.Type, pub: pub}
 	return nil
 }
 
