@@ -158,7 +158,6 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // system module directory: no other process sees it.
 func TestP11KitInitReserved(t *testing.T) {
 	sharedTokens(t)
-	proxy := "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
 	for _, c := range []struct {
 		option     string
 		show, hide string
@@ -172,7 +171,7 @@ func TestP11KitInitReserved(t *testing.T) {
 				[]byte("module: "+fx.Built+"\nx-init-reserved: "+c.option+"\n"), 0o644)
 			script := `mount --bind "$1" "$2" && p11-kit list-modules && echo '--- proxy' && pkcs11-tool --module "$3" -L`
 			out := clienttest.MustRun(t, clienttest.Env(t), "unshare", "-m", "--propagation", "private",
-				"sh", "-c", script, "sh", dir, p11kitConfigs(t), proxy)
+				"sh", "-c", script, "sh", dir, p11kitConfigs(t), clienttest.P11KitProxy)
 			mods, listed, _ := strings.Cut(out, "--- proxy")
 			clienttest.Contains(t, "p11-kit list-modules", mods, "jpki-pkcs11: "+fx.Built, "token: "+c.show)
 			clienttest.Contains(t, "pkcs11-tool --module p11-kit-proxy.so -L", listed, "token label        : "+c.show)

@@ -11,6 +11,10 @@ import (
 // P11KitClient is p11-kit's remoting client module (Debian p11-kit-modules).
 const P11KitClient = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
 
+// P11KitProxy is p11-kit's proxy module: every module p11-kit's configuration
+// names, behind one (Debian p11-kit-modules).
+const P11KitProxy = "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
+
 // P11KitServer starts `p11-kit server --foreground` with the fixture's module,
 // exporting the tokens (pkcs11: URIs) on a socket in a private XDG_RUNTIME_DIR,
 // and returns the P11_KIT_SERVER_ADDRESS for clients. env is the server's
