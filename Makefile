@@ -125,7 +125,7 @@ FUZZTIME    ?= 20s
 FUZZFLAGS   ?= -fuzzminimizetime=1000x
 FUZZTARGETS := ./card:FuzzReadFile ./card:FuzzDERLength ./card:FuzzParseResponse \
 	./card:FuzzTokenInfo ./card:FuzzIdentify ./card:FuzzHostileOps \
-	./card/virtual:FuzzProcess ./card/virtual:FuzzSubjectAltNames \
+	./vcard:FuzzProcess ./vcard:FuzzSubjectAltNames \
 	./objects:FuzzCertificateObjects ./objects:FuzzSerialFromHead \
 	./internal/cli/certinfo:FuzzHolderOf
 

@@ -6,7 +6,7 @@ import (
 )
 
 // Transport carries APDUs to one card in one reader. Implementations: card/pcsc
-// (real PC/SC) and card/virtual (the emulation, in-process).
+// (real PC/SC) and vcard (the emulation, in-process).
 //
 // Begin starts an exclusive PC/SC transaction (shared mode otherwise). It returns
 // ErrReset when the card was reset or re-powered since the last transaction (the

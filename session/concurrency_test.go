@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
@@ -17,7 +17,7 @@ import (
 // operations queued behind the running one share its PC/SC transaction.
 func TestConcurrentSignaturesShareTransactions(t *testing.T) {
 	const threads, each = 12, 4 // more threads than one caller runs for the others: the queue is handed over
-	m, sys, c := setup(t, virtual.Options{Latency: 10 * time.Millisecond})
+	m, sys, c := setup(t, vcard.Options{Latency: 10 * time.Millisecond})
 	h, priv, _ := loggedIn(t, m, 0, "1234")
 	pub := certOf(t, c.Status().AuthCert).PublicKey.(*rsa.PublicKey)
 	must(t, "SignInit", m.SignInit(h, Mechanism{Type: ck.CKM_SHA256_RSA_PKCS}, priv))

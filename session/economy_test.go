@@ -3,14 +3,14 @@ package session
 import (
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
 // TestAPDUEconomy counts the card round trips of the jobs of issue 8 (what
 // pkcs11-tool does), so a change that adds APDUs shows up here.
 func TestAPDUEconomy(t *testing.T) {
-	c := newVCard(t, virtual.Options{})
+	c := newVCard(t, vcard.Options{})
 	count := func(f func(m *Manager)) int {
 		sys := newFakeSystem(reader0)
 		sys.Insert(reader0, c)

@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // fakeSystem is a card.System of readers holding virtual cards in-process.
 type fakeSystem struct {
 	mu      sync.Mutex
 	readers []string
-	cards   map[string]*virtual.Card
+	cards   map[string]*vcard.Card
 	events  map[string]uint32
 	conns   map[string][]card.Transport
 	closed  bool
@@ -35,7 +35,7 @@ func (c countingTransport) Begin() error {
 }
 
 func newFakeSystem(readers ...string) *fakeSystem {
-	f := &fakeSystem{cards: map[string]*virtual.Card{}, events: map[string]uint32{},
+	f := &fakeSystem{cards: map[string]*vcard.Card{}, events: map[string]uint32{},
 		conns: map[string][]card.Transport{}}
 	for _, r := range readers {
 		f.AddReader(r)
@@ -49,7 +49,7 @@ func (f *fakeSystem) AddReader(name string) {
 	f.readers = append(f.readers, name)
 }
 
-func (f *fakeSystem) Insert(reader string, c *virtual.Card) {
+func (f *fakeSystem) Insert(reader string, c *vcard.Card) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cards[reader] = c
@@ -62,7 +62,7 @@ func (f *fakeSystem) Remove(reader string) {
 	delete(f.cards, reader)
 	f.events[reader]++
 	for _, t := range f.conns[reader] {
-		t.(*virtual.Transport).Remove()
+		t.(*vcard.Transport).Remove()
 	}
 	f.conns[reader] = nil
 }
@@ -126,7 +126,7 @@ func (f *fakeSystem) Connect(reader string) (card.Transport, error) {
 	if c == nil {
 		return nil, card.ErrNoCard
 	}
-	t := virtual.NewTransport(c)
+	t := vcard.NewTransport(c)
 	f.conns[reader] = append(f.conns[reader], t)
 	return countingTransport{t, &f.begins}, nil
 }

@@ -8,15 +8,15 @@ import (
 	"os"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
 const reader0 = "Virtual Reader 0"
 
-func newVCard(t testing.TB, o virtual.Options) *virtual.Card {
+func newVCard(t testing.TB, o vcard.Options) *vcard.Card {
 	t.Helper()
-	c, err := virtual.NewInMemory(o)
+	c, err := vcard.NewInMemory(o)
 	if err != nil {
 		t.Fatalf("virtual card: %v", err)
 	}
@@ -24,7 +24,7 @@ func newVCard(t testing.TB, o virtual.Options) *virtual.Card {
 }
 
 // setup makes a Manager over one reader holding a card made with o.
-func setup(t testing.TB, o virtual.Options) (*Manager, *fakeSystem, *virtual.Card) {
+func setup(t testing.TB, o vcard.Options) (*Manager, *fakeSystem, *vcard.Card) {
 	t.Helper()
 	sys := newFakeSystem(reader0)
 	c := newVCard(t, o)
@@ -132,7 +132,7 @@ func certOf(t testing.TB, der []byte) *x509.Certificate {
 // apduLog records the commands a card receives.
 type apduLog struct{ cmds [][]byte }
 
-func logAPDUs(c *virtual.Card) *apduLog {
+func logAPDUs(c *vcard.Card) *apduLog {
 	l := &apduLog{}
 	c.SetAPDULog(func(cmd, resp []byte) { l.cmds = append(l.cmds, bytes.Clone(cmd)) })
 	return l

@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
 func TestLoginErrorsAndCounters(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	h := open(t, m, 0, false)
 	hs := open(t, m, 1, false)
 	log := logAPDUs(c)
@@ -63,7 +63,7 @@ func TestLoginErrorsAndCounters(t *testing.T) {
 }
 
 func TestBlockedPIN(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	h := open(t, m, 0, false)
 	for i := range 3 {
 		err := m.Login(h, ck.CKU_USER, []byte("0000"))
@@ -103,7 +103,7 @@ func TestBlockedPIN(t *testing.T) {
 }
 
 func TestSetPIN(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	ro := open(t, m, 0, false)
 	rw := open(t, m, 0, true)
 	wantRV(t, "SetPIN RO", m.SetPIN(ro, []byte("1234"), []byte("4321")), ck.CKR_SESSION_READ_ONLY)
@@ -140,7 +140,7 @@ func TestNoPINInLogs(t *testing.T) {
 			return a
 		}}))
 	sys := newFakeSystem(reader0)
-	sys.Insert(reader0, newVCard(t, virtual.Options{AuthPIN: "8642", SignPIN: "QZXWVY7"}))
+	sys.Insert(reader0, newVCard(t, vcard.Options{AuthPIN: "8642", SignPIN: "QZXWVY7"}))
 	m, err := New(Config{System: sys, Log: log})
 	if err != nil {
 		t.Fatal(err)

@@ -7,12 +7,12 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
 func TestPublicObjectsWithoutLogin(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	log := logAPDUs(c)
 	h := open(t, m, 0, false)
 	objs := find(t, m, h, nil)
@@ -97,7 +97,7 @@ func TestPublicObjectsWithoutLogin(t *testing.T) {
 }
 
 func TestLoginShowsPrivateObjects(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	h := open(t, m, 1, false)
 	h2 := open(t, m, 1, true)
 	must(t, "Login", m.Login(h, ck.CKU_USER, []byte("ABC123")))
@@ -140,7 +140,7 @@ func TestLoginShowsPrivateObjects(t *testing.T) {
 }
 
 func TestSignatureTokenPrivateCertificate(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	h := open(t, m, 1, false)
 	must(t, "Login(sign)", m.Login(h, ck.CKU_USER, []byte("abc123"))) // folded to upper case
 	got := labels(t, m, h, find(t, m, h, nil))

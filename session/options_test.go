@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
@@ -38,7 +38,7 @@ func TestOneToken(t *testing.T) {
 		want   []ck.ULong
 	}{{AuthOnly, []ck.ULong{0}}, {SignOnly, []ck.ULong{1}}, {BothTokens, []ck.ULong{0, 1}}} {
 		sys := newFakeSystem(reader0)
-		sys.Insert(reader0, newVCard(t, virtual.Options{}))
+		sys.Insert(reader0, newVCard(t, vcard.Options{}))
 		m, err := New(Config{System: sys, Tokens: c.tokens})
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +64,7 @@ func TestOneToken(t *testing.T) {
 // usual login-required layout: its key is CKA_PRIVATE and not always-authenticate.
 func TestAuthTokenAlone(t *testing.T) {
 	sys := newFakeSystem(reader0)
-	sys.Insert(reader0, newVCard(t, virtual.Options{}))
+	sys.Insert(reader0, newVCard(t, vcard.Options{}))
 	m, err := New(Config{System: sys, Tokens: AuthOnly})
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 	"github.com/jpki-pkcs11/jpki-pkcs11/objects"
 )
@@ -64,15 +64,15 @@ func (t *probeTransport) Transmit(cmd []byte) ([]byte, error) {
 func TestPSSDetection(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		o      virtual.Options
+		o      vcard.Options
 		sw     uint16 // answer to every data-less signature command (0: the card's own)
 		pss    bool
 		probes []byte // P1 of the probes of one insertion
 	}{
-		{"P1 first, PSS", virtual.Options{}, 0, true, []byte{0x7F, 0x04}},
-		{"P1 first, no PSS", virtual.Options{NoPSS: true}, 0, false, []byte{0x7F, 0x04}},
-		{"security first (69 82 to any P1)", virtual.Options{}, 0x6982, false, []byte{0x7F}},
-		{"length first (67 00 to any P1)", virtual.Options{}, 0x6700, false, []byte{0x7F}},
+		{"P1 first, PSS", vcard.Options{}, 0, true, []byte{0x7F, 0x04}},
+		{"P1 first, no PSS", vcard.Options{NoPSS: true}, 0, false, []byte{0x7F, 0x04}},
+		{"security first (69 82 to any P1)", vcard.Options{}, 0x6982, false, []byte{0x7F}},
+		{"length first (67 00 to any P1)", vcard.Options{}, 0x6700, false, []byte{0x7F}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sys := &probeSystem{fakeSystem: newFakeSystem(reader0), sw: tc.sw}
@@ -180,7 +180,7 @@ func TestPSSDetection(t *testing.T) {
 // card's P1 04 with the hash as input; only SHA-256 / MGF1-SHA-256 / salt 32 are
 // accepted as parameters.
 func TestPSSMechanisms(t *testing.T) {
-	m, _, vc := setup(t, virtual.Options{})
+	m, _, vc := setup(t, vcard.Options{})
 	log := logAPDUs(vc)
 	h := open(t, m, 0, false)
 	must(t, "Login", m.Login(h, ck.CKU_USER, []byte("1234")))
@@ -267,7 +267,7 @@ func TestPSSMechanisms(t *testing.T) {
 // logs in for the context); it still accepts it. A token without such a key lists
 // and describes both.
 func TestPSSListing(t *testing.T) {
-	m, _, _ := setup(t, virtual.Options{})
+	m, _, _ := setup(t, vcard.Options{})
 	for _, tok := range []objects.Token{objects.AuthToken, objects.SignToken} {
 		slot := ck.ULong(tok - objects.AuthToken)
 		mechs, err := m.Mechanisms(slot)

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
 func TestSessionHandles(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	_, err := m.OpenSession(0, 0)
 	wantRV(t, "OpenSession without CKF_SERIAL_SESSION", err, ck.CKR_SESSION_PARALLEL_NOT_SUPPORTED)
 	_, err = m.OpenSession(9, ck.CKF_SERIAL_SESSION)
@@ -63,7 +63,7 @@ func TestSessionHandles(t *testing.T) {
 }
 
 func TestRemovalAndReinsertion(t *testing.T) {
-	m, sys, c := setup(t, virtual.Options{})
+	m, sys, c := setup(t, vcard.Options{})
 	a := open(t, m, 0, false)
 	b := open(t, m, 1, false)
 	must(t, "Login", m.Login(a, ck.CKU_USER, []byte("1234")))
@@ -104,7 +104,7 @@ func TestRemovalAndReinsertion(t *testing.T) {
 
 	// another card in its place: never the first card's objects
 	sys.Remove(reader0)
-	other := newVCard(t, virtual.Options{})
+	other := newVCard(t, vcard.Options{})
 	sys.Insert(reader0, other)
 	h2 := open(t, m, 0, false)
 	c3 := find(t, m, h2, []Attribute{{ck.CKA_CLASS, ck.EncodeULong(ck.CKO_CERTIFICATE)}, {ck.CKA_ID, []byte{1}}})
@@ -118,13 +118,13 @@ func TestRemovalAndReinsertion(t *testing.T) {
 }
 
 func TestRemovalDuringSignature(t *testing.T) {
-	m, sys, _ := setup(t, virtual.Options{})
+	m, sys, _ := setup(t, vcard.Options{})
 	h, priv, _ := loggedIn(t, m, 0, "1234")
 	must(t, "SignInit", m.SignInit(h, Mechanism{Type: ck.CKM_SHA256_RSA_PKCS}, priv))
 	// pulled between our status check and the card operation: the transport says so
 	sys.mu.Lock()
 	for _, tr := range sys.conns[reader0] {
-		tr.(*virtual.Transport).Remove()
+		tr.(*vcard.Transport).Remove()
 	}
 	sys.mu.Unlock()
 	_, err := m.Sign(h, []byte("data"))
@@ -135,8 +135,8 @@ func TestRemovalDuringSignature(t *testing.T) {
 
 func TestTwoReadersConcurrently(t *testing.T) {
 	sys := newFakeSystem("R0", "R1")
-	sys.Insert("R0", newVCard(t, virtual.Options{}))
-	sys.Insert("R1", newVCard(t, virtual.Options{}))
+	sys.Insert("R0", newVCard(t, vcard.Options{}))
+	sys.Insert("R1", newVCard(t, vcard.Options{}))
 	m := newManager(t, sys)
 	present, _ := m.SlotList(true)
 	if len(present) != 4 {
@@ -199,7 +199,7 @@ func TestTwoReadersConcurrently(t *testing.T) {
 }
 
 func TestStressWithRemovals(t *testing.T) {
-	m, sys, c := setup(t, virtual.Options{})
+	m, sys, c := setup(t, vcard.Options{})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -267,9 +267,9 @@ func TestAnotherApplicationHoldsTheCard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the virtual card's transaction bound (3 s); run without -short")
 	}
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	h, priv, _ := loggedIn(t, m, 0, "1234")
-	other := virtual.NewTransport(c)
+	other := vcard.NewTransport(c)
 	if err := other.Begin(); err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestAnotherApplicationHoldsTheCard(t *testing.T) {
 }
 
 func TestRemovalWhileReadingACertificate(t *testing.T) {
-	m, sys, c := setup(t, virtual.Options{})
+	m, sys, c := setup(t, vcard.Options{})
 	h := open(t, m, 0, false)
 	reads := 0
 	c.SetAPDULog(func(cmd, resp []byte) {

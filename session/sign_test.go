@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
@@ -25,7 +25,7 @@ func loggedIn(t *testing.T, m *Manager, slot ck.ULong, pin string) (h, priv, pub
 }
 
 func TestSignEachMechanism(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	st := c.Status()
 	for _, tc := range []struct {
 		slot ck.ULong
@@ -88,7 +88,7 @@ func TestSignEachMechanism(t *testing.T) {
 }
 
 func TestSignErrors(t *testing.T) {
-	m, sys, _ := setup(t, virtual.Options{})
+	m, sys, _ := setup(t, vcard.Options{})
 	pub0 := open(t, m, 0, false)
 	pubKeys := find(t, m, pub0, classTmpl(ck.CKO_PUBLIC_KEY))
 	certs := find(t, m, pub0, classTmpl(ck.CKO_CERTIFICATE))
@@ -178,7 +178,7 @@ func TestSignErrors(t *testing.T) {
 // token is logged in from then on and the key stops asking for a context login;
 // a malformed PIN costs no try.
 func TestContextSpecificLogin(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	rpub := certOf(t, c.Status().AuthCert).PublicKey.(*rsa.PublicKey)
 	h := open(t, m, 0, false)
 	privs := find(t, m, h, classTmpl(ck.CKO_PRIVATE_KEY))
@@ -273,7 +273,7 @@ func TestContextSpecificLogin(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
-	m, _, _ := setup(t, virtual.Options{})
+	m, _, _ := setup(t, vcard.Options{})
 	h := open(t, m, 0, false)
 	for _, mech := range digestMechs {
 		hh, _ := hashOf(mech)
@@ -308,7 +308,7 @@ func TestDigest(t *testing.T) {
 }
 
 func TestPSS(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	st := c.Status()
 	mechs, err := m.Mechanisms(0)
 	must(t, "Mechanisms", err)
@@ -350,7 +350,7 @@ func TestPSS(t *testing.T) {
 	}
 
 	// a card generation without PSS: not offered, refused
-	m2, _, _ := setup(t, virtual.Options{NoPSS: true})
+	m2, _, _ := setup(t, vcard.Options{NoPSS: true})
 	mechs, _ = m2.Mechanisms(0)
 	if slices.Contains(mechs, ck.CKM_RSA_PKCS_PSS) {
 		t.Fatal("PSS offered by a card without it")

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 )
 
 func TestSlotsAndTokenInfo(t *testing.T) {
-	m, _, c := setup(t, virtual.Options{})
+	m, _, c := setup(t, vcard.Options{})
 	all, err := m.SlotList(false)
 	must(t, "SlotList(false)", err)
 	if !slices.Equal(all, []ck.ULong{0, 1}) {
@@ -71,7 +71,7 @@ func TestSlotsAndTokenInfo(t *testing.T) {
 
 func TestColdListCostsFewAPDUs(t *testing.T) {
 	sys := newFakeSystem(reader0)
-	c := newVCard(t, virtual.Options{})
+	c := newVCard(t, vcard.Options{})
 	sys.Insert(reader0, c)
 	m := newManager(t, sys)
 	log := logAPDUs(c)
@@ -107,8 +107,8 @@ func countReads(l *apduLog) int {
 
 func TestUnder15AndJuki(t *testing.T) {
 	sys := newFakeSystem("R0", "R1", "R2")
-	sys.Insert("R0", newVCard(t, virtual.Options{Under15: true}))
-	sys.Insert("R1", newVCard(t, virtual.Options{Juki: true}))
+	sys.Insert("R0", newVCard(t, vcard.Options{Under15: true}))
+	sys.Insert("R1", newVCard(t, vcard.Options{Juki: true}))
 	m := newManager(t, sys)
 	present, err := m.SlotList(true)
 	must(t, "SlotList", err)
@@ -134,14 +134,14 @@ func TestUnder15AndJuki(t *testing.T) {
 
 func TestSlotListNeverShrinksAndAppends(t *testing.T) {
 	sys := newFakeSystem("A")
-	sys.Insert("A", newVCard(t, virtual.Options{}))
+	sys.Insert("A", newVCard(t, vcard.Options{}))
 	m := newManager(t, sys)
 	all, _ := m.SlotList(false)
 	if len(all) != 2 {
 		t.Fatal(all)
 	}
 	sys.AddReader("B")
-	c2 := newVCard(t, virtual.Options{})
+	c2 := newVCard(t, vcard.Options{})
 	sys.Insert("B", c2)
 	all, _ = m.SlotList(false)
 	if !slices.Equal(all, []ck.ULong{0, 1, 2, 3}) {
@@ -171,7 +171,7 @@ func TestWaitForSlotEvent(t *testing.T) {
 	wantRV(t, "WaitForSlotEvent(dontBlock)", err, ck.CKR_NO_EVENT)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
-		sys.Insert(reader0, newVCard(t, virtual.Options{}))
+		sys.Insert(reader0, newVCard(t, vcard.Options{}))
 	}()
 	slot, err := m.WaitForSlotEvent(false)
 	must(t, "WaitForSlotEvent", err)
@@ -204,7 +204,7 @@ func TestWaitForSlotEvent(t *testing.T) {
 }
 
 func TestMechanisms(t *testing.T) {
-	m, _, _ := setup(t, virtual.Options{})
+	m, _, _ := setup(t, vcard.Options{})
 	mechs, err := m.Mechanisms(0)
 	must(t, "Mechanisms", err)
 	for _, want := range []ck.ULong{ck.CKM_RSA_PKCS, ck.CKM_SHA1_RSA_PKCS, ck.CKM_SHA224_RSA_PKCS,
@@ -230,7 +230,7 @@ func TestOneTokenOnly(t *testing.T) {
 		want   []ck.ULong
 	}{{BothTokens, []ck.ULong{0, 1}}, {AuthOnly, []ck.ULong{0}}, {SignOnly, []ck.ULong{1}}} {
 		sys := newFakeSystem(reader0)
-		sys.Insert(reader0, newVCard(t, virtual.Options{}))
+		sys.Insert(reader0, newVCard(t, vcard.Options{}))
 		m, err := New(Config{System: sys, Tokens: tc.tokens})
 		if err != nil {
 			t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 const usage = `jpki-vcard: a virtual My Number Card (JPKI application) for tests and demos.
@@ -87,17 +87,17 @@ func parseWithDir(fs *flag.FlagSet, args []string) (string, error) {
 
 func cmdNew(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("new", flag.ContinueOnError)
-	var o virtual.Options
+	var o vcard.Options
 	var birth, issued string
-	fs.StringVar(&o.AuthPIN, "auth-pin", virtual.DefaultAuthPIN, "authentication PIN (4 digits)")
-	fs.StringVar(&o.SignPIN, "sign-pin", virtual.DefaultSignPIN, "signature password (6-16 of A-Z 0-9)")
+	fs.StringVar(&o.AuthPIN, "auth-pin", vcard.DefaultAuthPIN, "authentication PIN (4 digits)")
+	fs.StringVar(&o.SignPIN, "sign-pin", vcard.DefaultSignPIN, "signature password (6-16 of A-Z 0-9)")
 	fs.BoolVar(&o.Under15, "under15", false, "no signature key or certificate")
 	fs.BoolVar(&o.Juki, "juki", false, "old Juki card: certificates issued 2014, expired")
 	fs.BoolVar(&o.NoPSS, "no-pss", false, "a card generation without the PSS signature schemes")
-	fs.StringVar(&o.Name, "name", virtual.DefaultName, "holder's name")
+	fs.StringVar(&o.Name, "name", vcard.DefaultName, "holder's name")
 	fs.StringVar(&o.NameAlt, "name-alt", "", "alternative form of the name")
 	fs.StringVar(&o.Sex, "sex", "1", "1 male, 2 female, 3 not known")
-	fs.StringVar(&o.Address, "address", virtual.DefaultAddress, "holder's address")
+	fs.StringVar(&o.Address, "address", vcard.DefaultAddress, "holder's address")
 	fs.StringVar(&o.AddressAlt, "address-alt", "", "alternative form of the address")
 	fs.StringVar(&birth, "birth", "1990-01-01", "birth date YYYY-MM-DD")
 	fs.StringVar(&issued, "issued", "", "issue date YYYY-MM-DD (default: 30 days ago; Juki 2014-04-01)")
@@ -114,7 +114,7 @@ func cmdNew(args []string, stdout io.Writer) error {
 			return fmt.Errorf("--issued: %w", err)
 		}
 	}
-	if err := virtual.Create(dir, o); err != nil {
+	if err := vcard.Create(dir, o); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "virtual card created in %s\n", dir)
@@ -127,7 +127,7 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := virtual.Open(dir)
+	c, err := vcard.Open(dir)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // vpcd control messages (one byte).
@@ -45,7 +45,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 		defer f.Close()
 		out = f
 	}
-	c, err := virtual.Open(dir)
+	c, err := vcard.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 
 // server keeps one card connected to vpcd while it is "inserted".
 type server struct {
-	c    *virtual.Card
+	c    *vcard.Card
 	addr string
 	log  *log.Logger
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // syncBuffer is a log sink safe for the server goroutine and the test.
@@ -81,10 +81,10 @@ func accept(t *testing.T, l net.Listener) fakeVPCD {
 
 func TestServeProtocol(t *testing.T) {
 	dir := t.TempDir()
-	if err := virtual.Create(dir, virtual.Options{}); err != nil {
+	if err := vcard.Create(dir, vcard.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := virtual.Open(dir)
+	c, err := vcard.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestServeProtocol(t *testing.T) {
 
 	v := accept(t, l)
 	v.send([]byte{ctlATR})
-	if got := v.recv(); !bytes.Equal(got, virtual.ATRMyNumber) {
+	if got := v.recv(); !bytes.Equal(got, vcard.ATRMyNumber) {
 		t.Fatalf("ATR % X", got)
 	}
 	v.send([]byte{ctlPowerOn})

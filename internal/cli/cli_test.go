@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
 )
 
 // keepOpen hides Close so one virtual system serves several runs.
-type keepOpen struct{ *virtual.System }
+type keepOpen struct{ *vcard.System }
 
 func (keepOpen) Close() error { return nil }
 
@@ -24,7 +24,7 @@ type result struct {
 	code     int
 }
 
-func run(t *testing.T, sys *virtual.System, stdin string, args ...string) result {
+func run(t *testing.T, sys *vcard.System, stdin string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Run(args, Env{
@@ -34,9 +34,9 @@ func run(t *testing.T, sys *virtual.System, stdin string, args ...string) result
 	return result{out.String(), errb.String(), code}
 }
 
-func newCard(t *testing.T, o virtual.Options) *virtual.Card {
+func newCard(t *testing.T, o vcard.Options) *vcard.Card {
 	t.Helper()
-	c, err := virtual.NewInMemory(o)
+	c, err := vcard.NewInMemory(o)
 	if err != nil {
 		t.Fatalf("virtual card: %v", err)
 	}
@@ -52,7 +52,7 @@ func (v *verifies) log(cmd, _ []byte) {
 	}
 }
 
-func statusJSON(t *testing.T, sys *virtual.System) []readerReport {
+func statusJSON(t *testing.T, sys *vcard.System) []readerReport {
 	t.Helper()
 	r := run(t, sys, "", "status", "--json")
 	if r.code != 0 {
@@ -66,10 +66,10 @@ func statusJSON(t *testing.T, sys *virtual.System) []readerReport {
 }
 
 func TestStatusTellsCardsApart(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{}))
-	sys.Insert("R1", newCard(t, virtual.Options{Under15: true}))
-	sys.Insert("R2", newCard(t, virtual.Options{Juki: true}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{}))
+	sys.Insert("R1", newCard(t, vcard.Options{Under15: true}))
+	sys.Insert("R2", newCard(t, vcard.Options{Juki: true}))
 	sys.AddReader("R3")
 	r := run(t, sys, "", "status")
 	if r.code != 0 {
@@ -105,8 +105,8 @@ func TestStatusTellsCardsApart(t *testing.T) {
 }
 
 func TestStatusAsksNoPINAndCostsNoTry(t *testing.T) {
-	sys := virtual.NewSystem()
-	c := newCard(t, virtual.Options{})
+	sys := vcard.NewSystem()
+	c := newCard(t, vcard.Options{})
 	v := &verifies{}
 	c.SetAPDULog(v.log)
 	sys.Insert("R0", c)
@@ -122,8 +122,8 @@ func TestStatusAsksNoPINAndCostsNoTry(t *testing.T) {
 }
 
 func TestWrongPINCostsExactlyOneTry(t *testing.T) {
-	sys := virtual.NewSystem()
-	c := newCard(t, virtual.Options{SignPIN: "ABC123"})
+	sys := vcard.NewSystem()
+	c := newCard(t, vcard.Options{SignPIN: "ABC123"})
 	v := &verifies{}
 	c.SetAPDULog(v.log)
 	sys.Insert("R0", c)
@@ -168,8 +168,8 @@ func TestMalformedPINSendsNothing(t *testing.T) {
 		{"empty line", []string{"holder"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sys := virtual.NewSystem()
-			c := newCard(t, virtual.Options{})
+			sys := vcard.NewSystem()
+			c := newCard(t, vcard.Options{})
 			v := &verifies{}
 			c.SetAPDULog(v.log)
 			sys.Insert("R0", c)
@@ -193,8 +193,8 @@ func TestMalformedPINSendsNothing(t *testing.T) {
 }
 
 func TestBlockedPINIsNotAsked(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{}))
 	for i, want := range []string{"4 tries left", "3 tries left", "2 tries left", "1 try left", "now blocked"} {
 		r := run(t, sys, "WRONG1\n", "holder", "--pin-stdin")
 		if !strings.Contains(r.err, want) {
@@ -214,8 +214,8 @@ func TestBlockedPINIsNotAsked(t *testing.T) {
 }
 
 func TestPINChange(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{AuthPIN: "1234"}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{AuthPIN: "1234"}))
 	if r := run(t, sys, "1234\n12x4\n", "pin", "change", "auth", "--pin-stdin"); r.code != ExitError || !strings.Contains(r.err, "nothing was sent") {
 		t.Fatalf("malformed new PIN: code %d stderr %q", r.code, r.err)
 	}
@@ -240,8 +240,8 @@ func TestPINChange(t *testing.T) {
 }
 
 func TestSignAndVerify(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{}))
 	dir := t.TempDir()
 	file := filepath.Join(dir, "doc.txt")
 	os.WriteFile(file, []byte("the document"), 0o644)
@@ -280,9 +280,9 @@ func TestSignAndVerify(t *testing.T) {
 }
 
 func TestReaderSelection(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("Reader A", newCard(t, virtual.Options{}))
-	sys.Insert("Reader B", newCard(t, virtual.Options{}))
+	sys := vcard.NewSystem()
+	sys.Insert("Reader A", newCard(t, vcard.Options{}))
+	sys.Insert("Reader B", newCard(t, vcard.Options{}))
 	if r := run(t, sys, "", "pin", "status"); r.code != ExitUsage || !strings.Contains(r.err, "--reader") {
 		t.Fatalf("two cards without --reader: code %d err %q", r.code, r.err)
 	}
@@ -301,8 +301,8 @@ func TestReaderSelection(t *testing.T) {
 }
 
 func TestNoTerminalNoPINStdin(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{}))
 	r := run(t, sys, "ABC123\n", "holder")
 	if r.code != ExitError || !strings.Contains(r.err, "--pin-stdin") {
 		t.Fatalf("code %d err %q", r.code, r.err)
@@ -310,8 +310,8 @@ func TestNoTerminalNoPINStdin(t *testing.T) {
 }
 
 func TestHolder(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{Name: "山田 花子", Sex: "2", Address: "大阪府大阪市", Birth: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC)}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{Name: "山田 花子", Sex: "2", Address: "大阪府大阪市", Birth: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC)}))
 	r := run(t, sys, "ABC123\n", "holder", "--pin-stdin")
 	if r.code != 0 {
 		t.Fatalf("holder: %s", r.err)
@@ -324,8 +324,8 @@ func TestHolder(t *testing.T) {
 }
 
 func TestUnder15CannotSign(t *testing.T) {
-	sys := virtual.NewSystem()
-	c := newCard(t, virtual.Options{Under15: true})
+	sys := vcard.NewSystem()
+	c := newCard(t, vcard.Options{Under15: true})
 	v := &verifies{}
 	c.SetAPDULog(v.log)
 	sys.Insert("R0", c)
@@ -336,7 +336,7 @@ func TestUnder15CannotSign(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	sys := virtual.NewSystem()
+	sys := vcard.NewSystem()
 	for _, args := range [][]string{{"frobnicate"}, {"sign"}, {"pin", "change", "x"}, {"certs", "--der"}, {"pdf", "sign", "a.pdf"}, {"status", "--bogus"}} {
 		if r := run(t, sys, "", args...); r.code != ExitUsage {
 			t.Errorf("%v: code %d, want %d (%s)", args, r.code, ExitUsage, r.err)
@@ -348,15 +348,15 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestNoReader(t *testing.T) {
-	r := run(t, virtual.NewSystem(), "", "status")
+	r := run(t, vcard.NewSystem(), "", "status")
 	if r.code != ExitError || !strings.Contains(r.err, "no smart card reader") {
 		t.Fatalf("code %d err %q", r.code, r.err)
 	}
 }
 
 func TestCertsJSONAndPEM(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{}))
 	r := run(t, sys, "", "certs", "--json")
 	var doc struct {
 		Certificates []struct {
@@ -373,9 +373,9 @@ func TestCertsJSONAndPEM(t *testing.T) {
 }
 
 func TestPDFSign(t *testing.T) {
-	sys := virtual.NewSystem()
-	sys.Insert("R0", newCard(t, virtual.Options{}))
-	sys.Insert("R1", newCard(t, virtual.Options{Under15: true}))
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{}))
+	sys.Insert("R1", newCard(t, vcard.Options{Under15: true}))
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
 	os.WriteFile(in, testpdf.Minimal("Hello"), 0o644)
@@ -399,7 +399,7 @@ func TestPDFSign(t *testing.T) {
 	}
 	notPDF := filepath.Join(dir, "x.pdf")
 	os.WriteFile(notPDF, []byte("hello"), 0o644)
-	c := newCard(t, virtual.Options{})
+	c := newCard(t, vcard.Options{})
 	v := &verifies{}
 	c.SetAPDULog(v.log)
 	sys.Insert("R0", c)

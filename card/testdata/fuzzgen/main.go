@@ -1,7 +1,7 @@
 // Command fuzzgen writes the committed seed corpora of the fuzz targets
 // (testdata/fuzz/FuzzXxx/ in `go test fuzz v1` format) from real structures: the
 // JPKI root certificates (shared/jpki-ca/*.pem), the certificates and a session
-// transcript of a virtual card (card/virtual), and crafted edge cases.
+// transcript of a virtual card (vcard), and crafted edge cases.
 //
 //	go run ./card/testdata/fuzzgen -ca ../shared/jpki-ca   (from the repository root)
 //
@@ -21,7 +21,7 @@ import (
 	"strings"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 func main() {
@@ -44,7 +44,7 @@ func main() {
 		}
 		ders = append(ders, blk.Bytes)
 	}
-	vc, err := virtual.NewInMemory(virtual.Options{Name: "署名 花子", NameAlt: "ショメイ ハナコ", Sex: "2", AddressAlt: "トウキョウト"})
+	vc, err := vcard.NewInMemory(vcard.Options{Name: "署名 花子", NameAlt: "ショメイ ハナコ", Sex: "2", AddressAlt: "トウキョウト"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func main() {
 	write("card", "FuzzHostileOps", "wrong-pin-ok-sw", []byte{4, 6, 4, 6}, []byte{0, 0, 0x01, 0x90, 0x00, 0, 0x02, 0x63, 0xC0})
 	write("card", "FuzzHostileOps", "removed", []byte{4, 6, 0, 4, 6}, []byte{0x80, 0, 0, 0x07, 0x0F})
 
-	// card/virtual: realistic command sequences (from the card layer's own APDUs).
+	// vcard: realistic command sequences (from the card layer's own APDUs).
 	ap := apdu("00A4040C0A D392F000260100000001")
 	sessions := map[string][][]byte{
 		"read-auth-cert": {ap, apdu("00A4020C02 000A"), apdu("00B0000007"), apdu("00B0000700"), apdu("00B0010700")},
@@ -116,10 +116,10 @@ func main() {
 		for _, c := range sessions[k] {
 			script = append(append(script, byte(len(c))), c...)
 		}
-		write("card/virtual", "FuzzProcess", k, script)
+		write("vcard", "FuzzProcess", k, script)
 	}
 	for i, s := range sans {
-		write("card/virtual", "FuzzSubjectAltNames", fmt.Sprintf("san-%d", i), s)
+		write("vcard", "FuzzSubjectAltNames", fmt.Sprintf("san-%d", i), s)
 		write("internal/cli/certinfo", "FuzzHolderOf", fmt.Sprintf("san-%d", i), s)
 	}
 
@@ -132,7 +132,7 @@ func main() {
 }
 
 // readEF reads a whole EF of the virtual card with plain APDUs.
-func readEF(vc *virtual.Card, ef uint16) []byte {
+func readEF(vc *vcard.Card, ef uint16) []byte {
 	vc.Process(apdu("00A4040C0A D392F000260100000001"))
 	vc.Process([]byte{0x00, 0xA4, 0x02, 0x0C, 0x02, byte(ef >> 8), byte(ef)})
 	r := vc.Process(apdu("00B0000000"))

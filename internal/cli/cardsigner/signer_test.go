@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
-	"github.com/jpki-pkcs11/jpki-pkcs11/card/virtual"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 func TestDigestInfoLengths(t *testing.T) {
@@ -25,11 +25,11 @@ func TestDigestInfoLengths(t *testing.T) {
 }
 
 func TestSignerOnVirtualCard(t *testing.T) {
-	vc, err := virtual.NewInMemory(virtual.Options{})
+	vc, err := vcard.NewInMemory(vcard.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := card.New(virtual.NewTransport(vc))
+	c := card.New(vcard.NewTransport(vc))
 	der, err := c.ReadFile(card.EFAuthCert)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,8 @@
-// Package virtual emulates a My Number Card's JPKI application at the APDU level
+// Package vcard emulates a My Number Card's JPKI application at the APDU level
 // (shared/JPKI.md), for tests and demos: a Card answers command APDUs exactly as
 // the JPKI AP does, an in-process Transport and System connect it to the card
 // layer without PC/SC, and cmd/jpki-vcard serves it to a real pcscd through vpcd.
-package virtual
+package vcard
 
 import (
 	"errors"
