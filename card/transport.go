@@ -13,7 +13,10 @@ import (
 // transport has already reconnected; the JPKI AP must be selected again and any
 // verified PIN is gone), ErrRemoved when the card is gone, ErrServiceGone when the
 // PC/SC service is unreachable, ErrTimeout when another application holds the card
-// for longer than the transport's bound.
+// for longer than the transport's bound. Transmit returns ErrNoAnswer when the card
+// (or its reader) gave no answer within the transport's bound: the transport is
+// then given up (later calls answer ErrRemoved) and the System shows the reader
+// without a card until the card is taken out or another one is put in.
 type Transport interface {
 	Transmit(cmd []byte) ([]byte, error)
 	Begin() error
@@ -52,4 +55,5 @@ var (
 	ErrNoCard      = errors.New("no card in the reader")
 	ErrServiceGone = errors.New("PC/SC service not available")
 	ErrTimeout     = errors.New("card busy: another application holds it")
+	ErrNoAnswer    = errors.New("the card does not answer")
 )

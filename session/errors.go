@@ -33,6 +33,9 @@ func rvOf(err error) ck.RV {
 	case errors.Is(err, card.ErrTimeout):
 		// another application holds the card longer than our bound
 		return ck.CKR_DEVICE_ERROR
+	case errors.Is(err, card.ErrNoAnswer):
+		// the card never answered a command: from now on it shows as removed
+		return ck.CKR_DEVICE_ERROR
 	case errors.Is(err, card.ErrReset):
 		return ck.CKR_USER_NOT_LOGGED_IN
 	case errors.Is(err, card.ErrNoJPKI):

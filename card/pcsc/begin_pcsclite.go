@@ -37,15 +37,11 @@ func (c *Conn) beginDirect() error {
 	fin := make(chan struct{})
 	c.pending = fin
 	c.next, c.nextErr = nil, nil
+	ctx := c.ctx
 	go func() {
 		defer close(fin)
-		var nh *scard.Card
-		err := c.sys.call("connect", func(ctx *scard.Context) error {
-			var err error
-			nh, err = ctx.Connect(c.reader, scard.ShareShared, scard.ProtocolAny)
-			return err
-		})
-		c.next, c.nextErr = nh, err
+		nh, err := ctx.Connect(c.reader, scard.ShareShared, scard.ProtocolAny)
+		c.next, c.nextErr = nh, classify("connect", err)
 	}()
 	return classify("begin transaction", scard.ErrTimeout)
 }

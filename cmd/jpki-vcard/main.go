@@ -21,10 +21,13 @@ Usage:
                      [--name NAME] [--name-alt NAME] [--birth YYYY-MM-DD] [--sex 1|2|3]
                      [--address ADDR] [--address-alt ADDR] [--issued YYYY-MM-DD] [--latency 20ms]
       Make a new card in DIR: RSA-2048 keys, test CA and holder certificates, PINs.
-  jpki-vcard serve DIR [--vpcd HOST:PORT] [--log FILE] [--latency 20ms]
+  jpki-vcard serve DIR [--vpcd HOST:PORT] [--log FILE] [--latency 20ms] [--hang-after N]
       Serve the card in DIR to vpcd (default 127.0.0.1:35963): the card is "inserted"
       while connected. Reconnects every 200 ms when vpcd is not there. Every command
       and status word is logged to --log (default stderr), PIN bytes masked.
+      --hang-after N answers the first N APDUs (counted from the start of serve),
+      then takes the next one and never answers it nor anything later, keeping the
+      connection to vpcd open: a card that stops answering mid-command.
       Signals: SIGUSR1 pulls the card out (the connection to vpcd is closed and stays
       closed), SIGUSR2 inserts it again, SIGTERM or SIGINT stop the server.
       PIN tries and PIN changes are saved in DIR/state.json at once: a blocked card

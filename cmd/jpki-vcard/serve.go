@@ -32,6 +32,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	addr := fs.String("vpcd", "127.0.0.1:35963", "vpcd address HOST:PORT")
 	logFile := fs.String("log", "", "log file (default stderr)")
 	latency := fs.Duration("latency", -1, "delay added to every APDU (default: the card's own)")
+	hangAfter := fs.Int("hang-after", -1, "answer the first N APDUs, then never answer one again (a card that stops answering)")
 	dir, err := parseWithDir(fs, args)
 	if err != nil {
 		return err
@@ -54,7 +55,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	}
 	lg := log.New(out, "", log.LstdFlags|log.Lmicroseconds)
 	c.SetAPDULog(func(cmd, resp []byte) { lg.Printf("%s -> %s", formatCommand(cmd), formatResponse(resp)) })
-	s := &server{c: c, addr: *addr, log: lg, inserted: true}
+	s := &server{c: c, addr: *addr, log: lg, inserted: true, hangAfter: *hangAfter}
 	s.cond = sync.NewCond(&s.mu)
 
 	sigs := make(chan os.Signal, 4)
@@ -95,6 +96,35 @@ type server struct {
 	inserted bool
 	stopping bool
 	conn     net.Conn
+
+	// hangAfter (-1: never) is how many APDUs the card answers, counted from the
+	// start of serve; apdus counts those received. From the next one on, the
+	// card takes every message and answers none: the connection to vpcd stays
+	// open, so the card stays "inserted" and the reader waits for ever.
+	hangAfter int
+	apdus     int
+}
+
+// silent counts a message received and reports whether the card has stopped
+// answering (the message is then dropped, not processed: an unanswered VERIFY
+// costs no try).
+func (s *server) silent(apdu bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hangAfter < 0 {
+		return false
+	}
+	if s.apdus > s.hangAfter {
+		return true
+	}
+	if apdu {
+		s.apdus++
+		if s.apdus > s.hangAfter {
+			s.log.Printf("APDU %d not answered (--hang-after %d): the card answers nothing from now on", s.apdus, s.hangAfter)
+			return true
+		}
+	}
+	return false
 }
 
 func (s *server) setInserted(in bool) {
@@ -190,6 +220,9 @@ func (s *server) serve(conn *net.TCPConn) error {
 			return err
 		}
 		quickAck()
+		if s.silent(n > 1) {
+			continue
+		}
 		var reply []byte
 		switch {
 		case n == 1 && msg[0] == ctlATR:
