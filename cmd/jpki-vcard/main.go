@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jpki-pkcs11/jpki-pkcs11/internal/version"
 	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
@@ -31,6 +32,8 @@ Usage:
       stays blocked across restarts.
   jpki-vcard info DIR
       Print the card's kind, PIN tries left and certificate validity.
+  jpki-vcard --version
+      Print the version.
 `
 
 func main() {
@@ -54,6 +57,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
+		return nil
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, "jpki-vcard", version.Version)
 		return nil
 	case "new":
 		return cmdNew(args[1:], stdout)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/internal/version"
 )
 
 // Env is everything the program takes from its process, so tests can run it in
@@ -111,6 +112,10 @@ func Run(args []string, env Env) int {
 }
 
 func (a *app) dispatch(args []string) error {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Fprintln(a.env.Stdout, "jpki", version.Version)
+		return nil
+	}
 	fs := a.flags("jpki")
 	rest, err := parseFlags(fs, args, true)
 	if err != nil {
@@ -146,6 +151,7 @@ func (a *app) help([]string) error {
 	fmt.Fprintln(w, "  --reader N|NAME  the reader (index or name as 'jpki status' lists them); optional with one card")
 	fmt.Fprintln(w, "  --json           machine-readable output")
 	fmt.Fprintln(w, "  --pin-stdin      read PINs from stdin, one line per PIN asked, instead of the terminal")
+	fmt.Fprintln(w, "\njpki --version prints the version ("+version.Version+").")
 	fmt.Fprintln(w, "\nPINs: authentication PIN = 4 digits (3 tries); signature password = 6-16 of A-Z, 0-9 (5 tries).")
 	fmt.Fprintln(w, "A blocked PIN can only be reset at your municipal office. PINs are never taken from the command line.")
 	return nil
