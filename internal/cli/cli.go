@@ -68,6 +68,7 @@ func commands() map[string]command {
 		"sign":   {"sign a file: --key auth|sign [--detached] [--out SIG] FILE (CMS/PKCS#7)", (*app).sign},
 		"verify": {"check a CMS signature and its chain: FILE SIG [--ca CAFILE]", (*app).verify},
 		"pdf":    {"pdf sign IN.pdf OUT.pdf [--reason TEXT] [--location TEXT]", (*app).pdf},
+		"setup":  {"register the card in your Firefox, Thunderbird and NSS databases [--status] [--remove] [--module PATH]", (*app).setup},
 		"help":   {"this help", (*app).help},
 	}
 }
