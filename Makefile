@@ -31,10 +31,13 @@ $(BUILD)/jpki-pkcs11.so: $(GOFILES) $(CFILES) module/version.h module/exports.ma
 	@rm -f $(BUILD)/jpki-pkcs11.h
 
 # The authentication-only entry point (one login-required token, no setting needed):
-# a symbolic link, so that a process loading both names gets one library (one Go
-# runtime); the module recognises the name it was loaded under (module/loadname.c).
-$(BUILD)/jpki-pkcs11-auth.so: $(BUILD)/jpki-pkcs11.so
-	ln -sfn jpki-pkcs11.so $@
+# a small C library, no Go, that loads jpki-pkcs11.so from its own folder and hands
+# out its function lists with C_Initialize marked (module/authentry/authentry.c), so
+# that a process loading both files holds one module (one Go runtime).
+$(BUILD)/jpki-pkcs11-auth.so: module/authentry/authentry.c include/*.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -Iinclude -DCK_BUILD_MODULE \
+		-Wl,--version-script=$(CURDIR)/module/exports.map -Wl,-z,relro,-z,now -o $@ $< -ldl -lpthread
 
 # The programs are position-independent executables (full RELRO), as Debian builds them.
 $(BUILD)/jpki: $(GOFILES)
@@ -202,10 +205,10 @@ bench: bench-deps all $(BUILD)/bench/p11drv $(BUILD)/bench/floor
 P11_MODULE_CONFIGS ?= $(shell pkg-config --variable=p11_module_configs p11-kit-1 2>/dev/null || echo /usr/share/p11-kit/modules)
 P11_MODULE_DIR     := $(LIBDIR)/pkcs11
 
-install: $(BUILD)/jpki-pkcs11.so
+install: $(BUILD)/jpki-pkcs11.so $(BUILD)/jpki-pkcs11-auth.so
 	install -d $(DESTDIR)$(P11_MODULE_DIR) $(DESTDIR)$(P11_MODULE_CONFIGS)
 	install -m 0644 $(BUILD)/jpki-pkcs11.so $(DESTDIR)$(P11_MODULE_DIR)/jpki-pkcs11.so
-	ln -sfn jpki-pkcs11.so $(DESTDIR)$(P11_MODULE_DIR)/jpki-pkcs11-auth.so
+	install -m 0644 $(BUILD)/jpki-pkcs11-auth.so $(DESTDIR)$(P11_MODULE_DIR)/jpki-pkcs11-auth.so
 	sed 's|@MODULE@|$(P11_MODULE_DIR)/jpki-pkcs11.so|' packaging/jpki-pkcs11.module \
 		>$(DESTDIR)$(P11_MODULE_CONFIGS)/jpki-pkcs11.module
 	chmod 0644 $(DESTDIR)$(P11_MODULE_CONFIGS)/jpki-pkcs11.module

@@ -11,7 +11,6 @@
 #ifndef JPKI_SHIM_H
 #define JPKI_SHIM_H
 
-#include <stddef.h>
 #include <stdint.h>
 #include "pkcs11.h"
 
@@ -67,9 +66,5 @@ void jpki_set_initialized(int on);
 /* Returns CKR_OK when a call may enter Go: the library is initialised, and this is
  * the process that initialised it (fork guard, general.c). */
 CK_RV jpki_guard(void);
-
-/* Writes the file name this library was loaded under into buf (NUL-terminated) and
- * returns its length; 0 when unknown or longer than n-1 (loadname.c). */
-size_t jpki_loaded_name(char *buf, size_t n);
 
 #endif /* JPKI_SHIM_H */

@@ -3,9 +3,9 @@
 # ROOT for LAYOUT "deb" (Debian multiarch: /usr/lib/x86_64-linux-gnu/pkcs11) or "rpm"
 # (/usr/lib64/pkcs11), from what `make` built in build/. make deb and make rpm hand
 # ROOT to their packaging tool; nothing here is installed on this machine.
-#   module       LIBDIR/pkcs11/jpki-pkcs11.so, and jpki-pkcs11-auth.so -> jpki-pkcs11.so
-#                (the authentication-only entry point: a link, so one process never
-#                holds two copies of the Go runtime)
+#   module       LIBDIR/pkcs11/jpki-pkcs11.so, and jpki-pkcs11-auth.so beside it (the
+#                authentication-only entry point: a C loader of jpki-pkcs11.so, so one
+#                process never holds two copies of the Go runtime)
 #   p11-kit      /usr/share/p11-kit/modules/jpki-pkcs11.module (the plain module only:
 #                p11-kit-proxy must not load the -auth name beside it)
 #   programs     /usr/bin/jpki, /usr/bin/jpki-vcard
@@ -23,7 +23,7 @@ b=$top/build
 rm -rf "$root"
 install -d -m 0755 "$root$libdir/pkcs11" "$root/usr/share/p11-kit/modules" "$root/usr/bin" "$root$doc"
 install -m 0644 "$b/jpki-pkcs11.so" "$root$libdir/pkcs11/jpki-pkcs11.so"
-ln -s jpki-pkcs11.so "$root$libdir/pkcs11/jpki-pkcs11-auth.so"
+install -m 0644 "$b/jpki-pkcs11-auth.so" "$root$libdir/pkcs11/jpki-pkcs11-auth.so"
 sed "s|@MODULE@|$libdir/pkcs11/jpki-pkcs11.so|" "$top/packaging/jpki-pkcs11.module" \
 	>"$root/usr/share/p11-kit/modules/jpki-pkcs11.module"
 chmod 0644 "$root/usr/share/p11-kit/modules/jpki-pkcs11.module"
