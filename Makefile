@@ -37,6 +37,7 @@ $(BUILD)/jpki-pkcs11.so: $(GOFILES) $(CFILES) module/version.h module/exports.ma
 $(BUILD)/jpki-pkcs11-auth.so: module/authentry/authentry.c include/*.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -Iinclude -DCK_BUILD_MODULE \
+		-D_FORTIFY_SOURCE=2 -fstack-protector-strong -s \
 		-Wl,--version-script=$(CURDIR)/module/exports.map -Wl,-z,relro,-z,now -o $@ $< -ldl -lpthread
 
 # The programs are position-independent executables (full RELRO), as Debian builds them.
@@ -49,7 +50,7 @@ $(BUILD)/jpki-vcard: $(GOFILES)
 # Everything: unit tests (no PC/SC) and the integration tests with the real programs
 # against a private pcscd + virtual cards, the Windows DLL under Wine included
 # (deps-windows installs mingw-w64 and Wine; test/windows skips only where they are missing).
-test: deps deps-windows all
+test: deps deps-windows deps-packages all
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
