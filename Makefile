@@ -254,3 +254,9 @@ $(RPM): all $(PKGFILES)
 	@sh scripts/deps-packages.sh
 	rm -f $(BUILD)/*.rpm
 	sh packaging/rpm/build.sh $(VERSION) $@
+
+$(MSI): $(BUILD)/jpki-pkcs11.dll packaging/msi/jpki-pkcs11.wxs LICENSE
+	@sh scripts/deps-packages.sh
+	rm -f $(BUILD)/*.msi
+	wixl -a x64 -D Version=$(VERSION) -D DLL=$(BUILD)/jpki-pkcs11.dll -D License=LICENSE \
+		-o $@ packaging/msi/jpki-pkcs11.wxs
