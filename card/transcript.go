@@ -273,9 +273,13 @@ func ParseTranscript(r io.Reader) ([]Exchange, error) {
 			continue
 		}
 		if rest, ok := strings.CutPrefix(t, transcriptEnd); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(rest, " exchanges) ---"))
-			if err != nil {
+			count, ok := strings.CutSuffix(rest, " exchanges) ---")
+			n, err := strconv.Atoi(count)
+			if !ok || err != nil {
 				return nil, bad("malformed end marker %q", t)
+			}
+			if k := len(ex); k > 0 && ex[k-1].Response.B == nil && ex[k-1].Err == "" {
+				return nil, bad("exchange %d has no answer", k)
 			}
 			if n != len(ex) {
 				return nil, bad("the end marker counts %d exchanges, the transcript has %d (truncated or edited)", n, len(ex))

@@ -168,3 +168,29 @@ func TestParseTranscriptRefuses(t *testing.T) {
 		t.Fatalf("a good transcript: %+v %v", ex, err)
 	}
 }
+
+// FuzzParseTranscript: any text parses or is refused with ErrTranscript, never
+// a panic; what parses replays its own commands.
+func FuzzParseTranscript(f *testing.F) {
+	f.Add(transcriptBegin + "\n001 0.1 ms > 00 A4 04 0C\n001 < [3 removed] 90 00\n--- end of transcript (1 exchanges) ---\n")
+	f.Add(transcriptBegin + "\n001 0.1 ms > 00 B0 86 00 A0\n001 ! card removed\n--- end of transcript (1 exchanges) ---\n")
+	f.Add("report\n" + transcriptBegin + "\n001 > 00 20 00 80 04 [4 removed]\n001 < 63 C2\n--- end of transcript (2 exchanges) ---\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		ex, err := ParseTranscript(strings.NewReader(text))
+		if err != nil {
+			if !IsTranscriptError(err) {
+				t.Fatalf("error %v is not ErrTranscript", err)
+			}
+			return
+		}
+		r := NewReplay(ex)
+		for i, e := range ex {
+			if len(e.Command.B) < 4 || e.Err == "" && len(e.Response.B) < 2 {
+				t.Fatalf("exchange %d malformed: %+v", i+1, e)
+			}
+			if _, err := r.Transmit(e.Command.B); IsTranscriptError(err) {
+				t.Fatalf("exchange %d does not replay: %v", i+1, err)
+			}
+		}
+	})
+}
