@@ -146,7 +146,7 @@ test-cli: $(BUILD)/jpki $(BUILD)/jpki-vcard
 FUZZTIME    ?= 20s
 FUZZFLAGS   ?= -fuzzminimizetime=1000x
 FUZZTARGETS := ./card:FuzzReadFile ./card:FuzzDERLength ./card:FuzzParseResponse \
-	./card:FuzzTokenInfo ./card:FuzzIdentify ./card:FuzzHostileOps \
+	./card:FuzzTokenInfo ./card:FuzzIdentify ./card:FuzzHostileOps ./card:FuzzParseTranscript \
 	./vcard:FuzzProcess ./vcard:FuzzSubjectAltNames \
 	./objects:FuzzCertificateObjects ./objects:FuzzSerialFromHead \
 	./internal/cli/certinfo:FuzzHolderOf

@@ -33,7 +33,7 @@ func (m *Manager) FindObjectsInit(h ck.ULong, tmpl []Attribute) error {
 		t[i] = objects.Template{Type: a.Type, Value: a.Value}
 	}
 	var found []ck.ULong
-	for i, spec := range m.layout(s.tok) {
+	for i, spec := range m.layout(s.cs, s.tok) {
 		if !s.visible(spec) || !objects.ClassMatches(t, spec) {
 			continue
 		}
@@ -97,7 +97,7 @@ func (m *Manager) FindObjectsFinal(h ck.ULong) error {
 // another token, an object the session may not see).
 func (s *session) lookup(obj ck.ULong) (int, objects.Spec, error) {
 	base := s.cs.objectHandle(s.tok, 0)
-	specs := s.cs.m.layout(s.tok)
+	specs := s.cs.m.layout(s.cs, s.tok)
 	if obj < base || obj >= base+ck.ULong(len(specs)) {
 		return 0, objects.Spec{}, ck.CKR_OBJECT_HANDLE_INVALID
 	}

@@ -70,7 +70,7 @@ type digestOp struct {
 // session's token; a certificate or profile is CKR_KEY_HANDLE_INVALID.
 func (m *Manager) keyObject(s *session, key ck.ULong) (objects.Spec, *objects.Object, error) {
 	base := s.cs.objectHandle(s.tok, 0)
-	specs := m.layout(s.tok)
+	specs := m.layout(s.cs, s.tok)
 	if key < base || key >= base+ck.ULong(len(specs)) {
 		return objects.Spec{}, nil, ck.CKR_KEY_HANDLE_INVALID
 	}

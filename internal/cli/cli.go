@@ -61,15 +61,16 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"status": {"every reader, what is in it, PIN tries left, certificate validity and renewal", (*app).status},
-		"certs":  {"export the certificates [--pem|--der] [--out DIR] [--sign]", (*app).certs},
-		"holder": {"the holder's name, birth date, sex, address (asks the signature password)", (*app).holder},
-		"pin":    {"pin status | pin change auth|sign", (*app).pin},
-		"sign":   {"sign a file: --key auth|sign [--detached] [--out SIG] FILE (CMS/PKCS#7)", (*app).sign},
-		"verify": {"check a CMS signature and its chain: FILE SIG [--ca CAFILE]", (*app).verify},
-		"pdf":    {"pdf sign IN.pdf OUT.pdf [--reason TEXT] [--location TEXT]", (*app).pdf},
-		"setup":  {"register the card in your Firefox, Thunderbird and NSS databases [--status] [--remove] [--module PATH]", (*app).setup},
-		"help":   {"this help", (*app).help},
+		"status":   {"every reader, what is in it, PIN tries left, certificate validity and renewal", (*app).status},
+		"certs":    {"export the certificates [--pem|--der] [--out DIR] [--sign]", (*app).certs},
+		"holder":   {"the holder's name, birth date, sex, address (asks the signature password)", (*app).holder},
+		"pin":      {"pin status | pin change auth|sign", (*app).pin},
+		"sign":     {"sign a file: --key auth|sign [--detached] [--out SIG] FILE (CMS/PKCS#7)", (*app).sign},
+		"verify":   {"check a CMS signature and its chain: FILE SIG [--ca CAFILE]", (*app).verify},
+		"pdf":      {"pdf sign IN.pdf OUT.pdf [--reason TEXT] [--location TEXT]", (*app).pdf},
+		"diagnose": {"what the card answers, safe to share in a bug report: [--reader N] [--out FILE] (no PIN asked)", (*app).diagnose},
+		"setup":    {"register the card in your Firefox, Thunderbird and NSS databases [--status] [--remove] [--module PATH]", (*app).setup},
+		"help":     {"this help", (*app).help},
 	}
 }
 
@@ -146,7 +147,7 @@ func (a *app) help([]string) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-7s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nFlags for every command:")
 	fmt.Fprintln(w, "  --reader N|NAME  the reader (index or name as 'jpki status' lists them); optional with one card")
