@@ -217,9 +217,13 @@ func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
 		return nil, ck.CKR_USER_NOT_LOGGED_IN
 	}
 	var sig []byte
+	var pub crypto.PublicKey
 	err := m.withCard(s.cs, func(c *card.Card) error {
 		var err error
 		sig, err = c.Sign(op.key, scheme, input)
+		if e := s.cs.certs[op.key.CertFile()]; e != nil && e.cert != nil {
+			pub = e.cert.Pub
+		}
 		return err
 	})
 	if err != nil {
@@ -228,6 +232,11 @@ func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
 	}
 	if len(sig) != op.sigLen {
 		m.log.Warn("card returned a signature of unexpected length", "got", len(sig), "want", op.sigLen)
+		return nil, ck.CKR_DEVICE_ERROR
+	}
+	if err := checkSignature(scheme, pub, input, sig); err != nil {
+		m.log.Warn("card returned a signature that does not verify with the certificate's public key",
+			"reader", s.cs.reader, "key", op.key.String(), "err", err)
 		return nil, ck.CKR_DEVICE_ERROR
 	}
 	return sig, nil

@@ -117,6 +117,13 @@ func TestCABIWithToken(t *testing.T) {
 	runWithToken(t, makeModule(t), compile(t, t.TempDir()), nil)
 }
 
+// TestCABIWithTokensAuth runs the checks on a token against the authentication
+// token shown alone (tokens=auth, docs/ONE-PIN.md): there it is login-required,
+// its private key private, and every check of the default layout holds.
+func TestCABIWithTokensAuth(t *testing.T) {
+	runWithToken(t, makeModule(t), compile(t, t.TempDir()), []string{"JPKI_PKCS11_TOKENS=auth"})
+}
+
 // runWithToken runs bin against mod with the virtual card of the private pcscd.
 func runWithToken(t *testing.T, mod, bin string, env []string) {
 	t.Helper()
