@@ -19,11 +19,13 @@
 #include <stdio.h>
 #include <string.h>
 #include "pkcs11.h"
+#include "shim.h"
 
 /* The parameter word the module honours before everything else. */
 #define ENTRY_PARAM "jpki-entry=auth"
-/* Longest module parameter string passed on (the module reads at most 1024 bytes). */
-#define MAX_PARAMS 1024
+/* Longest caller's parameter string passed on: with ENTRY_PARAM and a space it stays
+ * within the module's own bound (JPKI_MAX_PARAMS, 4096 bytes, module/general.c). */
+#define MAX_PARAMS (4096 - sizeof ENTRY_PARAM - 1)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static CK_FUNCTION_LIST list;        /* the module's 2.40 list, C_Initialize wrapped */
@@ -35,6 +37,9 @@ static CK_RV load_rv = CKR_GENERAL_ERROR;
 
 static CK_RV auth_initialize(CK_VOID_PTR pInitArgs);
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList);
+CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount);
+CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion, CK_INTERFACE_PTR_PTR ppInterface,
+		     CK_FLAGS flags);
 
 /* load opens jpki-pkcs11.so beside this file and copies its function lists. */
 static void load(void)
@@ -68,6 +73,10 @@ static void load(void)
 		list_3_0 = *(CK_FUNCTION_LIST_3_0 *)it->pFunctionList;
 		list_3_0.C_Initialize = auth_initialize;
 		list_3_0.C_GetFunctionList = C_GetFunctionList;
+		/* this file's, so that a list asked for through the 3.0 list is this
+		 * file's too (the module's own would skip the entry parameter) */
+		list_3_0.C_GetInterfaceList = C_GetInterfaceList;
+		list_3_0.C_GetInterface = C_GetInterface;
 		interfaces[n_interfaces++] = (CK_INTERFACE){(CK_CHAR *)"PKCS 11", &list_3_0, 0};
 	}
 	interfaces[n_interfaces++] = (CK_INTERFACE){(CK_CHAR *)"PKCS 11", &list, 0};
@@ -81,25 +90,30 @@ static CK_RV loaded(void)
 }
 
 /* auth_initialize is the module's C_Initialize with ENTRY_PARAM put before the
- * caller's module parameters (pReserved, as NSS and p11-kit pass them). */
+ * caller's module parameters (pReserved, as NSS and p11-kit pass them). What the
+ * caller handed over is read without faulting (module/saferead.c, the module's own
+ * reader): arguments that cannot be read whole go to the module unchanged, which
+ * answers CKR_ARGUMENTS_BAD for them as it does through jpki-pkcs11.so. */
 static CK_RV auth_initialize(CK_VOID_PTR pInitArgs)
 {
 	CK_C_INITIALIZE_ARGS args;
+	char given[MAX_PARAMS + 1];
 	char params[sizeof ENTRY_PARAM + 1 + MAX_PARAMS + 1];
+	long n = 0;
 	memset(&args, 0, sizeof args);
-	if (pInitArgs != NULL_PTR)
-		args = *(CK_C_INITIALIZE_ARGS_PTR)pInitArgs;
-	size_t n = 0;
-	const char *given = (const char *)args.pReserved;
-	if (given != NULL)
-		while (n < MAX_PARAMS && given[n] != '\0')
-			n++;
+	if (pInitArgs != NULL_PTR && jpki_safe_read(&args, pInitArgs, sizeof args) != 0)
+		return module_initialize(pInitArgs);
+	if (args.pReserved != NULL_PTR) {
+		n = jpki_safe_string(given, sizeof given, args.pReserved);
+		if (n < 0)
+			return module_initialize(pInitArgs); /* unreadable or too long */
+	}
 	memcpy(params, ENTRY_PARAM, sizeof ENTRY_PARAM - 1);
 	size_t off = sizeof ENTRY_PARAM - 1;
 	if (n > 0) {
 		params[off++] = ' ';
-		memcpy(params + off, given, n);
-		off += n;
+		memcpy(params + off, given, (size_t)n);
+		off += (size_t)n;
 	}
 	params[off] = '\0';
 	args.pReserved = params;
