@@ -116,7 +116,7 @@ func (a *app) open() (*session, error) {
 		if err != nil {
 			continue
 		}
-		if s.info.Kind == card.KindNotJPKI {
+		if unusable(s) != nil {
 			s.close()
 			continue
 		}
@@ -138,11 +138,25 @@ func (a *app) checkJPKI(s *session, err error) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.info.Kind == card.KindNotJPKI {
+	if err := unusable(s); err != nil {
 		s.close()
-		return nil, fmt.Errorf("reader %d (%s): %w", s.index, s.reader, card.ErrNoJPKI)
+		return nil, err
 	}
 	return s, nil
+}
+
+// unusable says why the card of s cannot be used for JPKI (nil when it can).
+func unusable(s *session) error {
+	switch s.info.Kind {
+	case card.KindNotJPKI:
+		return fmt.Errorf("reader %d (%s): %w", s.index, s.reader, card.ErrNoJPKI)
+	case card.KindUnknownJPKI:
+		return fmt.Errorf("reader %d (%s) holds %s: this version cannot use it. 'jpki diagnose --reader %d --out report.txt' writes what the card answers, safe to attach to a bug report",
+			s.index, s.reader, s.info.Kind, s.index)
+	case card.KindIPhone:
+		return fmt.Errorf("reader %d (%s) holds an iPhone smartphone certificate: %s", s.index, s.reader, card.IPhoneNotSupported)
+	}
+	return nil
 }
 
 // pickReader resolves --reader: an index in status order, an exact name, or a
