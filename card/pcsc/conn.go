@@ -104,7 +104,7 @@ func (c *Conn) boundedFor(op string, limit time.Duration, mark bool, f func() er
 	if mark && c.sys != nil {
 		c.sys.markStuck(c.reader)
 	}
-	return fmt.Errorf("pcsc %s: %w: no answer from the card in reader %q within %v", op, card.ErrNoAnswer, c.reader, limit)
+	return fmt.Errorf("pcsc %s: %w (reader %q, nothing for %v)", op, card.ErrNoAnswer, c.reader, limit)
 }
 
 // release is the cleanup of an abandoned call: disconnect h, release the context.
@@ -165,9 +165,9 @@ func (c *Conn) begin() error {
 // reconnect reconnects the handle after a reset (bounded: it waits for the reader).
 func (c *Conn) reconnect() error {
 	h := c.h
-	return classify("reconnect", c.bounded("reconnect", func() error {
-		return h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard)
-	}, c.release(h)))
+	return c.bounded("reconnect", func() error {
+		return classify("reconnect", h.Reconnect(scard.ShareShared, scard.ProtocolAny, scard.LeaveCard))
+	}, c.release(h))
 }
 
 // beginBounded runs BeginTransaction with a bound; a call that outlives the bound

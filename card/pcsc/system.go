@@ -554,7 +554,7 @@ func (s *System) Connect(reader string) (card.Transport, error) {
 	err = c.bounded("connect", func() error {
 		var err error
 		h, err = ctx.Connect(reader, scard.ShareShared, scard.ProtocolAny)
-		return err
+		return classify("connect", err)
 	}, func() {
 		if h != nil {
 			_ = h.Disconnect(scard.LeaveCard)
