@@ -55,7 +55,7 @@ func cmdServe(args []string, stderr io.Writer) error {
 	}
 	lg := log.New(out, "", log.LstdFlags|log.Lmicroseconds)
 	c.SetAPDULog(func(cmd, resp []byte) { lg.Printf("%s -> %s", formatCommand(cmd), formatResponse(resp)) })
-	s := &server{c: c, addr: *addr, log: lg, inserted: true, hangAfter: *hangAfter}
+	s := &server{c: c, addr: *addr, log: lg, inserted: true, hangs: *hangAfter >= 0, hangAfter: *hangAfter}
 	s.cond = sync.NewCond(&s.mu)
 
 	sigs := make(chan os.Signal, 4)
@@ -97,10 +97,11 @@ type server struct {
 	stopping bool
 	conn     net.Conn
 
-	// hangAfter (-1: never) is how many APDUs the card answers, counted from the
-	// start of serve; apdus counts those received. From the next one on, the
-	// card takes every message and answers none: the connection to vpcd stays
-	// open, so the card stays "inserted" and the reader waits for ever.
+	// With hangs, the card answers hangAfter APDUs, counted from the start of
+	// serve (apdus counts those received). From the next one on, it takes every
+	// message and answers none: the connection to vpcd stays open, so the card
+	// stays "inserted" and the reader waits for ever.
+	hangs     bool
 	hangAfter int
 	apdus     int
 }
@@ -111,7 +112,7 @@ type server struct {
 func (s *server) silent(apdu bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.hangAfter < 0 {
+	if !s.hangs {
 		return false
 	}
 	if s.apdus > s.hangAfter {

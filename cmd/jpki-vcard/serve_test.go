@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -169,5 +170,58 @@ func TestRunUsage(t *testing.T) {
 	out.Reset()
 	if err := run([]string{"info", dir}, &out, &errOut); err != nil || !strings.Contains(out.String(), "under 15") {
 		t.Fatalf("info: %v\n%s", err, out.String())
+	}
+}
+
+// TestServeHangAfter: with --hang-after 2 the card answers two APDUs (control
+// messages do not count), then takes the third and answers nothing more, not
+// even a control message, with the connection kept open; stop still ends it.
+func TestServeHangAfter(t *testing.T) {
+	dir := t.TempDir()
+	if err := vcard.Create(dir, vcard.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := vcard.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var logs syncBuffer
+	s := &server{c: c, addr: l.Addr().String(), log: log.New(&logs, "", 0), inserted: true, hangs: true, hangAfter: 2}
+	s.cond = sync.NewCond(&s.mu)
+	done := make(chan struct{})
+	go func() { s.loop(); close(done) }()
+
+	v := accept(t, l)
+	v.send([]byte{ctlATR})
+	v.recv()
+	v.send([]byte{ctlPowerOn})
+	getChallenge := []byte{0x00, 0x84, 0x00, 0x00, 0x08}
+	for i := 0; i < 2; i++ {
+		v.send(getChallenge)
+		if got := v.recv(); len(got) != 10 || got[8] != 0x90 {
+			t.Fatalf("APDU %d: % X", i+1, got)
+		}
+	}
+	v.send(getChallenge)
+	v.send([]byte{ctlATR})
+	_ = v.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	n, err := v.c.Read(make([]byte, 16))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("after the hang: read %d bytes, %v (want nothing, connection open)", n, err)
+	}
+	if !strings.Contains(logs.String(), "APDU 3 not answered") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	s.stop()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("server did not stop while hung")
 	}
 }
