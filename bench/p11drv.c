@@ -21,6 +21,18 @@
  *   conc T N [R]      C_Login, then R rounds (default 1) of: one thread signing T*N
  *                     times ("conc-1"), then T threads each signing N times in its
  *                     own session ("conc-t"); rounds alternate which goes first
+ *   idle wait|loaded S the module doing nothing for S seconds, after C_GetSlotList:
+ *                     "wait" with a thread blocked in C_WaitForSlotEvent(0) (called
+ *                     again after each return, as NSS does; pending events drained
+ *                     first with CKF_DONT_BLOCK), "loaded" with none; the window
+ *                     starts 1 s after C_GetSlotList (or the waiter's start). Prints
+ *                       idle MODE LOG0 LOG1 WALL_NS CPU_NS NVCSW NIVCSW THREADS0 THREADS1 RETURNS
+ *                     (context switches from getrusage(RUSAGE_SELF): every thread;
+ *                     THREADS0/1: threads in /proc/self/task before the waiter
+ *                     starts / at the end of the window). With "wait" it then prints
+ *                       event REALTIME_NS SLOT RV
+ *                     at each return of the waiter until a line "quit" on stdin, then
+ *                     C_Finalize (which must release the waiter).
  * Environment: BENCH_PIN (default 1234), BENCH_TOKEN (index among slots with a
  * token, default 0), BENCH_APDU_LOG.
  */
@@ -30,6 +42,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -341,10 +355,90 @@ static void job_conc(int t, int n, int rounds)
 	}
 }
 
+/* threads counts the process's threads (/proc/self/task). */
+static int threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static long idle_returns;
+static int idle_report; /* print an event line at each return */
+
+static void *waiter(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		CK_SLOT_ID slot = (CK_SLOT_ID)-1;
+		CK_RV rv = p11->C_WaitForSlotEvent(0, &slot, NULL);
+		long long at = now_ns(CLOCK_REALTIME);
+		pthread_mutex_lock(&idle_mu);
+		idle_returns++;
+		if (idle_report) {
+			printf("event %lld %lu 0x%lx\n", at, (unsigned long)slot, (unsigned long)rv);
+			fflush(stdout);
+		}
+		pthread_mutex_unlock(&idle_mu);
+		if (rv == CKR_CRYPTOKI_NOT_INITIALIZED || rv == CKR_FUNCTION_NOT_SUPPORTED)
+			return NULL;
+		if (rv != CKR_OK)
+			usleep(100000); /* an error: do not spin */
+	}
+}
+
+static void job_idle(const char *mode, int secs)
+{
+	int wait = strcmp(mode, "wait") == 0;
+	CK_SLOT_ID ids[32];
+	CK_ULONG n = 32;
+	slots(CK_TRUE, ids, &n);
+	int t0 = threads();
+	if (wait) {
+		CK_SLOT_ID slot;
+		for (int i = 0; i < 16; i++)
+			if (p11->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL) != CKR_OK)
+				break;
+		pthread_t th;
+		pthread_create(&th, NULL, waiter, NULL);
+		pthread_detach(th);
+	}
+	sleep(1); /* the module settles: the waiter into its wait, the work C_GetSlotList left */
+	struct rusage r0, r1;
+	pthread_mutex_lock(&idle_mu);
+	long ret0 = idle_returns;
+	pthread_mutex_unlock(&idle_mu);
+	long long log0 = log_size(), wall0 = now_ns(CLOCK_MONOTONIC), cpu0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	getrusage(RUSAGE_SELF, &r0);
+	sleep((unsigned)secs);
+	getrusage(RUSAGE_SELF, &r1);
+	long long cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0, wall = now_ns(CLOCK_MONOTONIC) - wall0;
+	int t1 = threads();
+	pthread_mutex_lock(&idle_mu);
+	printf("idle %s %lld %lld %lld %lld %ld %ld %d %d %ld\n", mode, log0, log_size(), wall, cpu,
+	       r1.ru_nvcsw - r0.ru_nvcsw, r1.ru_nivcsw - r0.ru_nivcsw, t0, t1, idle_returns - ret0);
+	fflush(stdout);
+	idle_report = wait;
+	pthread_mutex_unlock(&idle_mu);
+	if (!wait)
+		return;
+	char line[64];
+	while (fgets(line, sizeof line, stdin) != NULL && strncmp(line, "quit", 4) != 0)
+		;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: p11drv MODULE load|list|objects|login|sign N|poll N MS|reinsert|conc T N [R]\n");
+		fprintf(stderr, "usage: p11drv MODULE load|list|objects|login|sign N|poll N MS|reinsert|conc T N [R]|idle wait|loaded S\n");
 		return 2;
 	}
 	apdu_log = getenv("BENCH_APDU_LOG");
@@ -378,6 +472,8 @@ int main(int argc, char **argv)
 			job_reinsert();
 		} else if (strcmp(job, "conc") == 0) {
 			job_conc(a, b, c);
+		} else if (strcmp(job, "idle") == 0 && argc > 4) {
+			job_idle(argv[3], b);
 		} else {
 			fprintf(stderr, "p11drv: unknown job %s\n", job);
 			return 2;

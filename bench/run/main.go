@@ -48,6 +48,8 @@ type config struct {
 	latency                    time.Duration
 	threads, perThread         int
 	concRounds                 int
+	idle                       time.Duration
+	idleRounds                 int
 	out, chartData             string
 }
 
@@ -65,6 +67,8 @@ func main() {
 	flag.IntVar(&c.threads, "threads", 8, "concurrency: threads")
 	flag.IntVar(&c.perThread, "per-thread", 20, "concurrency: signatures per thread")
 	flag.IntVar(&c.concRounds, "conc-rounds", 4, "concurrency: rounds (one thread, then all threads) per run")
+	flag.DurationVar(&c.idle, "idle", 30*time.Second, "idle: each window (blocked in C_WaitForSlotEvent, loaded); 0 skips the section")
+	flag.IntVar(&c.idleRounds, "idle-rounds", 5, "idle: card insertions timed to C_WaitForSlotEvent's return")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "report")
 	flag.StringVar(&c.chartData, "chart-data", "bench/chart.dat", "chart data for bench/chart.gp")
 	flag.Parse()
@@ -132,6 +136,17 @@ func run(c config, mods []module) error {
 		if lat == 0 {
 			for _, m := range mods {
 				rep.trace = append(rep.trace, e.trace(m)...)
+			}
+			if c.idle > 0 {
+				rep.idle = map[string]idleResult{}
+				for _, m := range mods {
+					fmt.Fprintf(os.Stderr, "bench: idle, %s: 2 x %v\n", m.Name, c.idle)
+					res := e.idle(m)
+					if res.err != nil {
+						fmt.Fprintf(os.Stderr, "bench: idle %s: %v\n", m.Name, res.err)
+					}
+					rep.idle[m.Name] = res
+				}
 			}
 		}
 		rep.tables = append(rep.tables, t)

@@ -22,6 +22,7 @@ type report struct {
 	cfg                config
 	tables             []*table
 	trace              []traceEntry
+	idle               map[string]idleResult // module name -> idle section
 	started, finished  time.Time
 	loadStart, loadEnd string // /proc/loadavg
 }
@@ -80,6 +81,7 @@ func (r *report) write() error {
 	r.floorTable(w)
 	r.loadTable(w, base)
 	r.concTable(w, base)
+	r.idleTable(w)
 	r.commands(w)
 	r.traces(w)
 
