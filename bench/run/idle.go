@@ -351,3 +351,58 @@ func (r *report) idleTable(w func(string, ...any)) {
 	w("SCardGetStatusChange of the benchmark process (card/pcsc's Wait, on its own context)\n")
 	w("returns with the insertion: what the module adds to what PC/SC already took.\n\n")
 }
+
+// beforeResult is the warm signature of our module against an earlier build of
+// it, measured in the same run at both per-APDU delays (-before).
+type beforeResult struct {
+	latency     time.Duration
+	now, before result
+}
+
+// warmAgainst runs the warm-signature job on our module and on the build at
+// e.cfg.before, interleaved, runs times each.
+func (e *env) warmAgainst(ours module, runs int, lat time.Duration) beforeResult {
+	r := beforeResult{latency: lat}
+	prev := module{Name: "before", Path: e.cfg.before}
+	for i := 0; i < runs; i++ {
+		for _, m := range []module{ours, prev} {
+			res := &r.now
+			if m.Name == "before" {
+				res = &r.before
+			}
+			if res.err != nil {
+				continue
+			}
+			ps, err := e.driver(m.Path, "sign", fmt.Sprint(e.cfg.warm))
+			if err != nil {
+				res.err = err
+				continue
+			}
+			res.samples = append(res.samples, pick(ps, "sign-warm")...)
+		}
+	}
+	return r
+}
+
+// beforeTable writes what this build costs a warm signature (-before).
+func (r *report) beforeTable(w func(string, ...any)) {
+	if len(r.before) == 0 {
+		return
+	}
+	w("## This build against an earlier one: a warm signature\n\n")
+	w("`-before %s`: the same warm-signature job (p11drv sign: C_SignInit + C_Sign after\n", r.cfg.before)
+	w("login, %d per run) on this build of jpki-pkcs11 and on that one, interleaved in the same\n", r.cfg.warm)
+	w("run. Median ms per signature (wall, and CPU of the whole process).\n\n")
+	w("| delay per APDU | this build: wall | CPU | before: wall | CPU | wall, this / before |\n")
+	w("|---|---:|---:|---:|---:|---:|\n")
+	for _, b := range r.before {
+		if b.now.err != nil || b.before.err != nil || len(b.now.samples) == 0 || len(b.before.samples) == 0 {
+			w("| %v | error | | error | | |\n", b.latency)
+			continue
+		}
+		n, p := median(b.now.samples), median(b.before.samples)
+		w("| %v | %.3f | %.3f | %.3f | %.3f | %.2fx |\n", b.latency, ms(n.Wall), ms(n.CPU), ms(p.Wall), ms(p.CPU),
+			float64(n.Wall)/float64(p.Wall))
+	}
+	w("\n")
+}

@@ -50,6 +50,7 @@ type config struct {
 	concRounds                 int
 	idle                       time.Duration
 	idleRounds                 int
+	before                     string // an earlier build of our module, for the warm signature
 	out, chartData             string
 }
 
@@ -69,6 +70,7 @@ func main() {
 	flag.IntVar(&c.concRounds, "conc-rounds", 4, "concurrency: rounds (one thread, then all threads) per run")
 	flag.DurationVar(&c.idle, "idle", 30*time.Second, "idle: each window (blocked in C_WaitForSlotEvent, loaded); 0 skips the section")
 	flag.IntVar(&c.idleRounds, "idle-rounds", 5, "idle: card insertions timed to C_WaitForSlotEvent's return")
+	flag.StringVar(&c.before, "before", "", "an earlier build of our module: its warm signature against this one's")
 	flag.StringVar(&c.out, "out", "BENCHMARKS.md", "report")
 	flag.StringVar(&c.chartData, "chart-data", "bench/chart.dat", "chart data for bench/chart.gp")
 	flag.Parse()
@@ -89,6 +91,14 @@ func run(c config, mods []module) error {
 	}
 	if err := os.Chdir(root); err != nil {
 		return err
+	}
+	if c.before != "" {
+		if c.before, err = filepath.Abs(c.before); err != nil {
+			return err
+		}
+		if _, err := os.Stat(c.before); err != nil {
+			return fmt.Errorf("-before: %w", err)
+		}
 	}
 	for i, m := range mods {
 		if mods[i].Path, err = filepath.Abs(m.Path); err != nil {
@@ -150,6 +160,10 @@ func run(c config, mods []module) error {
 			}
 		}
 		rep.tables = append(rep.tables, t)
+		if c.before != "" && len(mods) > 1 {
+			fmt.Fprintf(os.Stderr, "bench: warm signature against %s\n", c.before)
+			rep.before = append(rep.before, e.warmAgainst(mods[len(mods)-1], runs, lat))
+		}
 	}
 	rep.finished = time.Now()
 	rep.loadEnd = loadAvg()

@@ -23,6 +23,7 @@ type report struct {
 	tables             []*table
 	trace              []traceEntry
 	idle               map[string]idleResult // module name -> idle section
+	before             []beforeResult        // -before, by table
 	started, finished  time.Time
 	loadStart, loadEnd string // /proc/loadavg
 }
@@ -79,6 +80,7 @@ func (r *report) write() error {
 		r.timeTable(w, t)
 	}
 	r.floorTable(w)
+	r.beforeTable(w)
 	r.loadTable(w, base)
 	r.concTable(w, base)
 	r.idleTable(w)
@@ -336,8 +338,15 @@ func (r *report) commands(w func(string, ...any)) {
 	w("build/bench/p11drv M reinsert       # list; card pulled and re-inserted; list again\n")
 	w("build/bench/p11drv M conc %d %d %d    # %d rounds: 1 x %d and %d threads x %d signatures\n", c.threads, c.perThread, c.concRounds, c.concRounds, c.threads*c.perThread, c.threads, c.perThread)
 	w("build/bench/floor -n %d [-select]   # the bare PC/SC floor\n", c.warm)
+	if c.idle > 0 {
+		secs := int(c.idle / time.Second)
+		w("build/bench/p11drv M idle wait %d   # blocked in C_WaitForSlotEvent; then %d insertions\n", secs, c.idleRounds)
+		w("build/bench/p11drv M idle loaded %d # loaded, no call\n", secs)
+	}
 	w("jpki-vcard serve CARD --latency %v  # the delayed table\n", c.latency)
 	w("```\n\n")
+	w("`make bench BENCHFLAGS=\"-before OLD.so\"` adds the warm signature of an earlier build\n")
+	w("(built from another commit) beside this one's; `-idle 0` leaves the idle section out.\n\n")
 }
 
 // traces lists the APDUs our module sent for two jobs (headers only: no data, so no PIN).
