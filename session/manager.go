@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 	"github.com/jpki-pkcs11/jpki-pkcs11/card/pcsc"
@@ -89,19 +90,37 @@ func (m *Manager) Close() {
 	clear(m.sessions)
 	clear(m.removed)
 	m.mu.Unlock()
-	for _, cs := range cards {
-		if cs.mu.TryLock() {
-			cs.logoutAll()
-			cs.closeLocked()
-			cs.mu.Unlock()
-		} else {
-			go cs.close() // a slow operation holds the card: do not wait for it
+	// Logging out sends a command to each card with a verified PIN: wait for
+	// that at most closeLogoutWait (a card may have stopped answering just now),
+	// then close PC/SC, which makes a command still waiting give up.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, cs := range cards {
+			if cs.mu.TryLock() {
+				cs.logoutAll()
+				cs.closeLocked()
+				cs.mu.Unlock()
+			} else {
+				go cs.close() // a slow operation holds the card: do not wait for it
+			}
 		}
+	}()
+	t := time.NewTimer(closeLogoutWait)
+	select {
+	case <-done:
+	case <-t.C:
+		m.log.Warn("C_Finalize: a card did not answer the logout; closing without waiting for it", "waited", closeLogoutWait)
 	}
+	t.Stop()
 	if m.ownSys {
 		m.sys.Close()
 	}
 }
+
+// closeLogoutWait bounds how long Close waits for the cards to forget their
+// verified PINs (one SELECT each, milliseconds on a card that answers).
+const closeLogoutWait = time.Second
 
 // errClosed is what every call answers after Close.
 var errClosed = ck.CKR_CRYPTOKI_NOT_INITIALIZED

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
@@ -144,4 +146,66 @@ func TestCardStopsAnswering(t *testing.T) {
 	if _, err := m.Sign(h, []byte("data")); err != nil {
 		t.Fatalf("Sign after the card was put back: %v", err)
 	}
+}
+
+// TestCloseWhileLogoutHangs: C_Finalize logs out of the cards (a SELECT each);
+// a card that takes that command and never answers does not hold Close up
+// (it waits closeLogoutWait, then lets PC/SC's close make the command give up).
+func TestCloseWhileLogoutHangs(t *testing.T) {
+	f := newFakeSystem(reader0)
+	f.Insert(reader0, newVCard(t, vcard.Options{}))
+	release := make(chan struct{})
+	defer close(release)
+	var loggedInNow bool
+	s := &blockingSystem{fakeSystem: f, block: func(cmd []byte) bool {
+		// the logout's SELECT of the JPKI AP, once a PIN was verified
+		return loggedInNow && bytes.HasPrefix(cmd, []byte{0x00, 0xA4, 0x04})
+	}, release: release}
+	m, err := New(Config{System: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loggedIn(t, m, 0, "1234")
+	loggedInNow = true
+	closed := make(chan struct{})
+	go func() { m.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * closeLogoutWait):
+		t.Fatal("Close waits for a card that does not answer the logout")
+	}
+	if !s.blocked.Load() {
+		t.Fatal("the logout never reached the card: the test tested nothing")
+	}
+}
+
+// blockingSystem is a fakeSystem whose transports block on the commands block
+// picks until release is closed (a card that takes a command and does not answer).
+type blockingSystem struct {
+	*fakeSystem
+	block   func(cmd []byte) bool
+	release chan struct{}
+	blocked atomic.Bool
+}
+
+func (s *blockingSystem) Connect(reader string) (card.Transport, error) {
+	t, err := s.fakeSystem.Connect(reader)
+	if err != nil {
+		return nil, err
+	}
+	return &blockingTransport{Transport: t, s: s}, nil
+}
+
+type blockingTransport struct {
+	card.Transport
+	s *blockingSystem
+}
+
+func (t *blockingTransport) Transmit(cmd []byte) ([]byte, error) {
+	if t.s.block(cmd) {
+		t.s.blocked.Store(true)
+		<-t.s.release
+		return nil, fmt.Errorf("fake transmit: %w", card.ErrNoAnswer)
+	}
+	return t.Transport.Transmit(cmd)
 }
