@@ -15,7 +15,8 @@
  *   list              C_GetSlotList, then C_GetSlotInfo and C_GetTokenInfo per slot
  *   objects           open a session on token 0, find every object, read its label
  *   login             open a session on token 0, then C_Login alone
- *   sign N            C_Login, one signature ("sign-cold"), then N ("sign-warm")
+ *   sign N            C_Login, one signature ("sign-cold"), then N ("sign-warm");
+ *                     then "threads N" (threads in /proc/self/task)
  *   poll N MS         C_GetTokenInfo once ("poll-first"), then N times MS ms apart
  *   reinsert          list ("list"), print READY, wait for a line on stdin, list again
  *   conc T N [R]      C_Login, then R rounds (default 1) of: one thread signing T*N
@@ -51,6 +52,7 @@
 #include "pkcs11.h"
 
 static CK_FUNCTION_LIST_PTR p11;
+static int threads(void);
 static const char *apdu_log;
 
 static long long now_ns(clockid_t clk)
@@ -242,6 +244,7 @@ static void job_sign(int n)
 			die("signature", rv);
 		end(p);
 	}
+	printf("threads %d\n", threads());
 }
 
 static void job_poll(int n, int ms)

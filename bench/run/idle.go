@@ -34,6 +34,7 @@ type idleResult struct {
 	// pcscd's report of it (a blocked wait of another process returning) to
 	// C_WaitForSlotEvent's return
 	fromInsert, fromPCSCD []time.Duration
+	threadsSigned         int // threads after a login and 20 signatures
 	err                   error
 }
 
@@ -48,6 +49,19 @@ func (e *env) idle(m module) idleResult {
 	}
 	if err != nil {
 		r.err = fmt.Errorf("loaded: %w", err)
+		return r
+	}
+	_, out, err = e.proc(nil, e.drv, m.Path, "sign", "20")
+	if err == nil {
+		err = fmt.Errorf("p11drv sign gave no threads line: %s", tail(out))
+		for _, l := range strings.Split(out, "\n") {
+			if n, ok := strings.CutPrefix(l, "threads "); ok {
+				r.threadsSigned, err = strconv.Atoi(n)
+			}
+		}
+	}
+	if err != nil {
+		r.err = fmt.Errorf("threads after signatures: %w", err)
 		return r
 	}
 	if err := e.idleWait(m, secs, &r); err != nil {
@@ -322,8 +336,8 @@ func (r *report) idleTable(w func(string, ...any)) {
 		row(what+": pcscd requests", func(res idleResult) string { return fmt.Sprint(len(win(res).requests)) })
 		if mode == "wait" {
 			row(what+": returns with no card change", func(res idleResult) string { return fmt.Sprint(res.wait.returns) })
-			row("threads after C_GetSlotList / while waiting", func(res idleResult) string {
-				return fmt.Sprintf("%d / %d", res.wait.threads0, res.wait.threads1)
+			row("threads after C_GetSlotList / after 20 signatures / while waiting (+1: the host's waiter)", func(res idleResult) string {
+				return fmt.Sprintf("%d / %d / %d", res.wait.threads0, res.threadsSigned, res.wait.threads1)
 			})
 		}
 	}
