@@ -108,6 +108,7 @@ func runHost(t *testing.T, name, master string, cmd func(out string, pins []stri
 	c := startCard(t, dir)
 	out := t.TempDir()
 	pins := []string{"JPKI_AUTH_PIN=" + before.AuthPIN, "JPKI_SIGN_PIN=" + before.SignPIN, "JPKI_WRONG_PIN=" + wrongPIN(before.AuthPIN)}
+	mark := env.pc.Mark()
 	text, err := cmd(out, pins)
 	canon, rerr := os.ReadFile(filepath.Join(out, "canon.txt"))
 	if err != nil || rerr != nil {
@@ -117,6 +118,15 @@ func runHost(t *testing.T, name, master string, cmd func(out string, pins []stri
 	for _, want := range []string{"unload = ok", "failures = 0"} {
 		if !strings.Contains(string(canon), want+"\n") {
 			t.Errorf("%s host: no %q in its output", name, want)
+		}
+	}
+	// the host's last C_Finalize wakes a thread blocked in C_WaitForSlotEvent: the
+	// module's blocking SCardGetStatusChange reached pcscd and SCardCancel ended it
+	// (winscard.dll's under Wine)
+	log := pcscdLogSince(t, mark)
+	for _, req := range []string{"Received command: CMD_WAIT_READER_STATE_CHANGE", "Received command: CANCEL "} {
+		if !strings.Contains(log, req) {
+			t.Errorf("%s host: pcscd got no %q: the wait during C_Finalize did not block in PC/SC", name, req)
 		}
 	}
 	stopCard(t, c)
@@ -129,6 +139,19 @@ func runHost(t *testing.T, name, master string, cmd func(out string, pins []stri
 		t.Errorf("%s host: %d wrong-PIN VERIFYs reached the card, want exactly 1", name, n)
 	}
 	return hostRun{name: name, out: out, canon: lines}
+}
+
+// pcscdLogSince returns what pcscd logged after offset mark of its log.
+func pcscdLogSince(t *testing.T, mark int64) string {
+	t.Helper()
+	b, err := os.ReadFile(env.pc.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mark > int64(len(b)) {
+		return ""
+	}
+	return string(b[mark:])
 }
 
 func tail(s string, n int) string {

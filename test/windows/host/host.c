@@ -5,11 +5,16 @@
  * slots, tokens, objects (before and after login), a signature with each key, a
  * wrong PIN (exactly one try) and unloads the module, printing every structure that
  * crosses the ABI in the canonical form of canon.h. run.sh compares the two outputs.
+ * It ends with C_Finalize while a thread is blocked in C_WaitForSlotEvent (the
+ * module's SCardCancel path: winscard.dll's under Wine).
  *
  * Usage: host MODULE OUTFILE OUTDIR   (PINs in JPKI_AUTH_PIN, JPKI_SIGN_PIN, JPKI_WRONG_PIN)
  * OUTDIR receives auth.der/auth.sig, sign.der/sign.sig and data.bin for openssl.
  * Exit status: the number of failed expectations (0 = all met).
  */
+#ifndef _WIN32
+#define _GNU_SOURCE /* pthread_timedjoin_np */
+#endif
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +23,9 @@
 #include <windows.h>
 #else
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #endif
 #include "pkcs11.h"
@@ -448,6 +455,52 @@ static void bad_reserved(void)
 	if (rv == CKR_OK) put_rv("initargs.finalize", f->C_Finalize(NULL));
 }
 
+/* A thread blocked in C_WaitForSlotEvent(0), as Firefox keeps one: C_Finalize must
+ * wake it (the module cancels its blocking SCardGetStatusChange with SCardCancel)
+ * with CKR_CRYPTOKI_NOT_INITIALIZED. */
+static CK_RV waiter_rv = (CK_RV)-1;
+
+#ifdef _WIN32
+static DWORD WINAPI waiter(void *arg)
+#else
+static void *waiter(void *arg)
+#endif
+{
+	CK_SLOT_ID slot;
+	(void)arg;
+	waiter_rv = f->C_WaitForSlotEvent(0, &slot, NULL);
+	return 0;
+}
+
+/* finalize_during_wait: C_Finalize with a thread blocked in C_WaitForSlotEvent. */
+static void finalize_during_wait(void)
+{
+	CK_SLOT_ID slot;
+	int i, joined;
+	for (i = 0; i < 16; i++) /* drain the insertion events: the next wait blocks */
+		if (f->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL) != CKR_OK)
+			break;
+#ifdef _WIN32
+	HANDLE th = CreateThread(NULL, 0, waiter, NULL, 0, NULL);
+	Sleep(300); /* into its wait (had it not got there, it would still be told the same) */
+	put_rv("finalize", f->C_Finalize(NULL));
+	joined = th != NULL && WaitForSingleObject(th, 10000) == WAIT_OBJECT_0;
+	if (th) CloseHandle(th);
+#else
+	pthread_t th;
+	struct timespec until;
+	int started = pthread_create(&th, NULL, waiter, NULL) == 0;
+	usleep(300 * 1000);
+	put_rv("finalize", f->C_Finalize(NULL));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	joined = started && pthread_timedjoin_np(th, NULL, &until) == 0;
+#endif
+	expect(joined, "C_Finalize releases a thread blocked in C_WaitForSlotEvent");
+	put_rv("finalize.waiter", joined ? waiter_rv : (CK_RV)-1);
+	expect(waiter_rv == CKR_CRYPTOKI_NOT_INITIALIZED, "the waiter gets CKR_CRYPTOKI_NOT_INITIALIZED");
+}
+
 int main(int argc, char **argv)
 {
 	const char *auth = getenv("JPKI_AUTH_PIN"), *signpin = getenv("JPKI_SIGN_PIN"), *wrong = getenv("JPKI_WRONG_PIN");
@@ -557,7 +610,7 @@ int main(int argc, char **argv)
 		snprintf(k, sizeof(k), "token[%lu].closeall", (unsigned long)i);
 		put_rv(k, f->C_CloseAllSessions(tokens[i]));
 	}
-	put_rv("finalize", f->C_Finalize(NULL));
+	finalize_during_wait();
 	expect(lib_close(lib) == 0, "unload the module");
 	/* a Go runtime unmapped under its own threads would crash within this pause */
 #ifdef _WIN32
