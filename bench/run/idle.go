@@ -419,4 +419,12 @@ func (r *report) beforeTable(w func(string, ...any)) {
 			float64(n.Wall)/float64(p.Wall))
 	}
 	w("\n")
+	for _, b := range r.before {
+		if b.now.err == nil && b.before.err == nil && len(b.now.samples) > 0 && len(b.before.samples) > 0 {
+			n, p := median(b.now.samples), median(b.before.samples)
+			w("- %v per APDU: this build %+.3f ms wall, %+.3f ms CPU per signature.\n", b.latency,
+				ms(n.Wall)-ms(p.Wall), ms(n.CPU)-ms(p.CPU))
+		}
+	}
+	w("\n")
 }
