@@ -96,6 +96,7 @@ const (
 	KindMyNumberNoSign                 // My Number Card without a signature certificate (under 15)
 	KindJuki                           // Juki card: JPKI present, certificates all expired
 	KindOther                          // a JPKI token of another kind (phone), reported by label
+	KindUnsupported                    // a card of a generation not yet supported (Info.Reason says why)
 )
 
 func (k Kind) String() string {
@@ -110,6 +111,8 @@ func (k Kind) String() string {
 		return "Juki card (its certificates have all expired)"
 	case KindOther:
 		return "JPKI token of another kind"
+	case KindUnsupported:
+		return "My Number Card of a generation not yet supported"
 	}
 	return "unknown"
 }
@@ -120,6 +123,7 @@ type Info struct {
 	TokenLabel  string // EF 0006 label, trailing spaces trimmed
 	HasAuthCert bool
 	HasSignCert bool
+	Reason      string // KindUnsupported: why the card is not supported
 }
 
 // OIDs of the holder's attributes: otherName entries in the signature certificate's
