@@ -20,7 +20,11 @@ Usage:
   jpki-vcard new DIR [--auth-pin 1234] [--sign-pin ABC123] [--under15] [--juki] [--no-pss]
                      [--name NAME] [--name-alt NAME] [--birth YYYY-MM-DD] [--sex 1|2|3]
                      [--address ADDR] [--address-alt ADDR] [--issued YYYY-MM-DD] [--latency 20ms]
+                     [--generation current|next]
       Make a new card in DIR: RSA-2048 keys, test CA and holder certificates, PINs.
+      --generation next: the next card generation as announced (ECDSA P-384 keys,
+      SHA-384 certificates valid 10 years, the same PINs), with no JPKI AP: it
+      answers the commands card/nextgen assumes until the real ones are published.
   jpki-vcard serve DIR [--vpcd HOST:PORT] [--log FILE] [--latency 20ms]
       Serve the card in DIR to vpcd (default 127.0.0.1:35963): the card is "inserted"
       while connected. Reconnects every 200 ms when vpcd is not there. Every command
@@ -102,6 +106,7 @@ func cmdNew(args []string, stdout io.Writer) error {
 	fs.StringVar(&birth, "birth", "1990-01-01", "birth date YYYY-MM-DD")
 	fs.StringVar(&issued, "issued", "", "issue date YYYY-MM-DD (default: 30 days ago; Juki 2014-04-01)")
 	fs.DurationVar(&o.Latency, "latency", 0, "delay added to every APDU")
+	fs.StringVar(&o.Generation, "generation", vcard.GenerationCurrent, "card generation: current (RSA-2048) or next (ECDSA P-384, assumed commands)")
 	dir, err := parseWithDir(fs, args)
 	if err != nil {
 		return err
@@ -141,6 +146,9 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	}
 	if st.Options.NoPSS {
 		kind += ", no PSS"
+	}
+	if st.Options.Generation == vcard.GenerationNext {
+		kind += ", next generation (ECDSA P-384, assumed commands)"
 	}
 	fmt.Fprintf(stdout, "kind:            %s\n", kind)
 	fmt.Fprintf(stdout, "ATR:             % X\n", c.ATR())

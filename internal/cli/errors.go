@@ -85,7 +85,21 @@ func explain(err error) string {
 	case errors.Is(err, card.ErrReset), errors.Is(err, card.ErrNotLoggedIn):
 		return "another application used the card meanwhile and the card forgot the PIN check: run the command again (no PIN try was lost)"
 	case errors.Is(err, card.ErrNoJPKI):
-		return fmt.Sprintf("%v: this is not a My Number Card (or its JPKI application is missing)", err)
+		return fmt.Sprintf("%v: this is not a My Number Card (or its JPKI application is missing; a next-generation My Number Card, whose commands are not published yet, also shows so: not yet supported)", err)
+	case errors.Is(err, card.ErrNotYetSupported):
+		return fmt.Sprintf("%v: this looks like a My Number Card of the next generation, which is not yet supported (its commands are not published; only the virtual next-generation card is)", err)
 	}
 	return err.Error()
+}
+
+// unsupportedError is the error of a card that identified as a generation not
+// yet supported (card.KindUnsupported), with the reason.
+func unsupportedError(info card.Info) error {
+	return fmt.Errorf("%w (%s)", card.ErrNotYetSupported, info.Reason)
+}
+
+// nextGeneration says which generation speaks to a card that is not of today's
+// generation, and that its commands are assumed.
+func nextGeneration(c card.Generation) string {
+	return fmt.Sprintf("next (%v keys; its commands are assumptions, tested on the virtual next-generation card only)", c.Algorithm())
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/card/nextgen"
 )
 
 // system opens the card system once per run.
@@ -50,7 +51,7 @@ type session struct {
 	index  int
 	reader string
 	t      card.Transport
-	c      *card.Card
+	c      card.Generation
 	info   card.Info
 }
 
@@ -73,9 +74,9 @@ func (a *app) connect(rs []card.ReaderStatus, i int) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reader %d (%s): %w", i, rs[i].Name, err)
 	}
-	ss := &session{index: i, reader: rs[i].Name, t: t, c: card.New(t)}
+	ss := &session{index: i, reader: rs[i].Name, t: t}
 	a.prog.start("reading the card in " + rs[i].Name)
-	ss.info, err = ss.c.Identify()
+	ss.c, ss.info, err = card.Open(t, nextgen.Generation)
 	a.prog.stop()
 	if err != nil {
 		ss.close()
@@ -116,7 +117,7 @@ func (a *app) open() (*session, error) {
 		if err != nil {
 			continue
 		}
-		if s.info.Kind == card.KindNotJPKI {
+		if s.info.Kind == card.KindNotJPKI || s.info.Kind == card.KindUnsupported {
 			s.close()
 			continue
 		}
@@ -138,9 +139,13 @@ func (a *app) checkJPKI(s *session, err error) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.info.Kind == card.KindNotJPKI {
+	switch s.info.Kind {
+	case card.KindNotJPKI:
 		s.close()
 		return nil, fmt.Errorf("reader %d (%s): %w", s.index, s.reader, card.ErrNoJPKI)
+	case card.KindUnsupported:
+		s.close()
+		return nil, fmt.Errorf("reader %d (%s): %w", s.index, s.reader, unsupportedError(s.info))
 	}
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/internal/cli/cardsigner"
 	"github.com/jpki-pkcs11/jpki-pkcs11/internal/cli/certinfo"
 )
 
@@ -19,6 +20,7 @@ type readerReport struct {
 	Card        string       `json:"card"` // empty, not_jpki, my_number, my_number_no_sign, juki, other, error
 	Description string       `json:"description"`
 	TokenLabel  string       `json:"token_label,omitempty"`
+	Generation  string       `json:"generation,omitempty"` // the next generation: what speaks to it
 	AuthTries   *int         `json:"auth_tries,omitempty"`
 	SignTries   *int         `json:"sign_tries,omitempty"`
 	Certs       []certReport `json:"certificates,omitempty"`
@@ -55,6 +57,8 @@ func kindCode(k card.Kind) string {
 		return "juki"
 	case card.KindOther:
 		return "other"
+	case card.KindUnsupported:
+		return "unsupported"
 	}
 	return "unknown"
 }
@@ -123,6 +127,13 @@ func (a *app) readerStatus(rs []card.ReaderStatus, i int, r card.ReaderStatus) r
 		rep.Description = "not a JPKI card (no My Number Card application)"
 		return rep
 	}
+	if s.info.Kind == card.KindUnsupported {
+		rep.Error = explain(unsupportedError(s.info))
+		return rep
+	}
+	if s.c.Algorithm() != card.RSA2048 {
+		rep.Generation = nextGeneration(s.c)
+	}
 	a.prog.start("reading the card in " + r.Name)
 	defer a.prog.stop()
 	for _, k := range []card.Key{card.AuthKey, card.SignKey} {
@@ -173,6 +184,11 @@ func (a *app) readerStatus(rs []card.ReaderStatus, i int, r card.ReaderStatus) r
 			rep.Warnings = append(rep.Warnings, err.Error())
 			continue
 		}
+		if k, holder := map[string]card.Key{"auth": card.AuthKey, "sign": card.SignKey}[f.role]; holder {
+			if _, err := cardsigner.New(s.c, k, cr.cert.PublicKey); err != nil {
+				rep.Warnings = append(rep.Warnings, explain(err))
+			}
+		}
 		rep.Certs = append(rep.Certs, cr)
 		switch f.role {
 		case "auth":
@@ -204,6 +220,9 @@ func outlivesWarning(sign, auth *x509.Certificate) string {
 func printReport(w io.Writer, r readerReport) {
 	fmt.Fprintf(w, "Reader %d: %s\n", r.Index, r.Reader)
 	fmt.Fprintf(w, "  card: %s\n", r.Description)
+	if r.Generation != "" {
+		fmt.Fprintf(w, "  generation: %s\n", r.Generation)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", r.Error)
 	}

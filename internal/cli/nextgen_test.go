@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"encoding/asn1"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/digitorus/pkcs7"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
+)
+
+// TestNextGenerationStatus: `jpki status` says which generation speaks to a
+// next-generation card and that its commands are assumptions.
+func TestNextGenerationStatus(t *testing.T) {
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{Generation: vcard.GenerationNext}))
+	r := run(t, sys, "", "status")
+	for _, want := range []string{"card: My Number Card\n", "generation: next (ECDSA P-384 keys; its commands are assumptions",
+		"authentication PIN: 3 tries left", "signature password: 5 tries left", "renewal possible from"} {
+		if r.code != 0 || !strings.Contains(r.out, want) {
+			t.Fatalf("status (code %d) lacks %q:\n%s%s", r.code, want, r.out, r.err)
+		}
+	}
+	if strings.Contains(r.out, "warning") {
+		t.Fatalf("status warns:\n%s", r.out)
+	}
+	if reps := statusJSON(t, sys); reps[0].Card != "my_number" || !strings.HasPrefix(reps[0].Generation, "next") {
+		t.Fatalf("status --json: %+v", reps[0])
+	}
+}
+
+// TestNextGenerationSignVerify: `jpki sign` with both keys of a next-generation
+// card makes CMS signatures with ECDSA and SHA-384 that `jpki verify` accepts.
+func TestNextGenerationSignVerify(t *testing.T) {
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{Generation: vcard.GenerationNext}))
+	dir := t.TempDir()
+	file := filepath.Join(dir, "doc.txt")
+	os.WriteFile(file, []byte("the document"), 0o644)
+	if r := run(t, sys, "", "certs", "--out", dir); r.code != 0 {
+		t.Fatalf("certs: %s", r.err)
+	}
+	for _, tc := range []struct{ key, pin, ca string }{{"auth", "1234", "auth-ca.pem"}, {"sign", "ABC123", "sign-ca.pem"}} {
+		sig := filepath.Join(dir, tc.key+".p7s")
+		if r := run(t, sys, tc.pin+"\n", "sign", "--key", tc.key, "--pin-stdin", "--detached", "--out", sig, file); r.code != 0 {
+			t.Fatalf("sign --key %s: %s", tc.key, r.err)
+		}
+		if r := run(t, sys, "", "verify", file, sig, "--ca", filepath.Join(dir, tc.ca)); r.code != 0 || !strings.Contains(r.out, "signature valid") {
+			t.Fatalf("verify %s: code %d out %q err %q", tc.key, r.code, r.out, r.err)
+		}
+		der, _ := os.ReadFile(sig)
+		p7, err := pkcs7.Parse(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		si := p7.Signers[0]
+		if !si.DigestAlgorithm.Algorithm.Equal(pkcs7.OIDDigestAlgorithmSHA384) ||
+			!si.DigestEncryptionAlgorithm.Algorithm.Equal(pkcs7.OIDDigestAlgorithmECDSASHA384) {
+			t.Fatalf("%s: digest %v, signature %v", tc.key, si.DigestAlgorithm.Algorithm, si.DigestEncryptionAlgorithm.Algorithm)
+		}
+	}
+}
+
+// TestNextGenerationPDF: `jpki pdf sign` on a next-generation card embeds a
+// CAdES signature with ECDSA.
+func TestNextGenerationPDF(t *testing.T) {
+	sys := vcard.NewSystem()
+	sys.Insert("R0", newCard(t, vcard.Options{Generation: vcard.GenerationNext}))
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	os.WriteFile(in, testpdf.Minimal("Hello"), 0o644)
+	if r := run(t, sys, "ABC123\n", "pdf", "sign", in, out, "--pin-stdin"); r.code != 0 {
+		t.Fatalf("pdf sign: %s", r.err)
+	}
+	b, _ := os.ReadFile(out)
+	ecdsaSHA384, _ := asn1.Marshal(pkcs7.OIDDigestAlgorithmECDSASHA384)
+	if !strings.Contains(string(b), "/ETSI.CAdES.detached") || !strings.Contains(string(b), hex.EncodeToString(ecdsaSHA384)) {
+		t.Fatal("the PDF holds no CAdES signature with ecdsa-with-SHA384")
+	}
+}
