@@ -271,7 +271,7 @@ func (c *Card) nextSign(a apdu) []byte {
 	if !c.verified[pinEF] {
 		return sw(swSecurity)
 	}
-	r, s, err := ecdsa.Sign(rand.Reader, key, a.data)
+	r, s, err := fullLength(key, a.data)
 	if err != nil {
 		return sw(swWrongData)
 	}
@@ -280,6 +280,28 @@ func (c *Card) nextSign(a apdu) []byte {
 		return sw(0x6C00 | uint16(len(sig)))
 	}
 	return withSW(sig, swOK)
+}
+
+// fullLength signs hash with r and s both as long as the curve order (384 bits):
+// k is drawn again until r is, and s is replaced by n - s when it is not (both
+// are valid ECDSA signatures). So every DER signature a host makes of the r||s
+// has the same length. poppler 22.12's pdfsig (Debian 12) sizes the room for a
+// signature with a first, dummy signature and fails when the real one differs
+// in length, as half of all ECDSA signatures do; a real card makes no such
+// promise (README, "The next card generation").
+func fullLength(key *ecdsa.PrivateKey, hash []byte) (r, s *big.Int, err error) {
+	n := key.Curve.Params().N
+	for {
+		if r, s, err = ecdsa.Sign(rand.Reader, key, hash); err != nil {
+			return nil, nil, err
+		}
+		if s.BitLen() < n.BitLen() {
+			s = new(big.Int).Sub(n, s)
+		}
+		if r.BitLen() == n.BitLen() && s.BitLen() == n.BitLen() {
+			return r, s, nil
+		}
+	}
 }
 
 // fixed is n as an unsigned big-endian integer of exactly size bytes.
