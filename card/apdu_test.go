@@ -66,8 +66,17 @@ func TestStatusErrors(t *testing.T) {
 		{0x6982, false, false, -1},
 	} {
 		e := StatusError(tc.sw)
-		if errors.Is(e, ErrWrongPIN) != tc.wrongPIN || errors.Is(e, ErrPINBlocked) != tc.blocked {
-			t.Errorf("%04X: wrong=%v blocked=%v", tc.sw, errors.Is(e, ErrWrongPIN), errors.Is(e, ErrPINBlocked))
+		// a status word alone is never about a PIN: only the answer to a PIN command is
+		if errors.Is(e, ErrWrongPIN) || errors.Is(e, ErrPINBlocked) {
+			t.Errorf("%04X alone matches a PIN sentinel", tc.sw)
+		}
+		var pe error = &PINError{Key: AuthKey, Op: "verify", SW: e}
+		if errors.Is(pe, ErrWrongPIN) != tc.wrongPIN || errors.Is(pe, ErrPINBlocked) != tc.blocked {
+			t.Errorf("%04X: wrong=%v blocked=%v", tc.sw, errors.Is(pe, ErrWrongPIN), errors.Is(pe, ErrPINBlocked))
+		}
+		var se StatusError
+		if !errors.As(pe, &se) || se != e {
+			t.Errorf("%04X: the PIN error lost its status word", tc.sw)
 		}
 		n, ok := e.TriesLeft()
 		if ok != (tc.tries >= 0) || (ok && n != tc.tries) {
@@ -135,7 +144,9 @@ func TestParseTokenLabelAndPresence(t *testing.T) {
 		{Info{TokenLabel: LabelMyNumber, HasSignCert: true}, KindMyNumber},
 		{Info{TokenLabel: LabelMyNumber}, KindMyNumberNoSign},
 		{Info{TokenLabel: LabelJuki, HasSignCert: true}, KindJuki},
-		{Info{TokenLabel: LabelIPhone}, KindOther},
+		{Info{TokenLabel: LabelIPhone}, KindIPhone},
+		{Info{TokenLabel: LabelAndroid, HasSignCert: true}, KindAndroid},
+		{Info{TokenLabel: LabelAndroid}, KindAndroid},
 	} {
 		if got := Classify(tc.info); got != tc.want {
 			t.Errorf("%+v: %v", tc.info, got)

@@ -25,7 +25,11 @@ type Card struct {
 	verified map[Key]bool
 	epoch    uint64 // bumped every time the security state is lost
 	noSFI    bool   // the card refused short-EF addressing: READ BINARY after SELECT only
-	noSFISig bool   // the card refused a short EF in the signature command: SELECT first
+	noSFISig bool   // the card refused a short EF in the signature command (or in READ BINARY): SELECT first
+	// sfiReadOK and sfiSignOK: the card answered 90 00 to a short-EF READ
+	// BINARY, to a signature command naming the key by short EF
+	sfiReadOK, sfiSignOK bool
+	sfiSignRefused       bool // a short-EF signature command failed where SELECT then signed
 	// heads caches the first bytes of files read by ReadHead, so that ReadFile
 	// continues where ReadHead stopped. Files do not change while the card is in.
 	heads map[uint16][]byte
@@ -55,6 +59,47 @@ func (c *Card) Epoch() uint64 { return c.epoch }
 // LoggedIn reports, without an APDU, whether the PIN of k is verified in the
 // security state this Card knows of.
 func (c *Card) LoggedIn(k Key) bool { return c.verified[k] }
+
+// Verdict is what a Card learned about one way of addressing the card.
+type Verdict int
+
+// The verdicts.
+const (
+	VerdictUnknown  Verdict = iota // not tried yet (or the answer told nothing)
+	VerdictAccepted                // the card answered it with 90 00
+	VerdictRefused                 // the card refused it; this Card no longer uses it
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case VerdictAccepted:
+		return "accepted"
+	case VerdictRefused:
+		return "refused"
+	}
+	return "not known"
+}
+
+// Addressing is what a Card learned, from the answers so far, about the card's
+// short-EF addressing (shared/JPKI.md §2): in READ BINARY (P1 = 80|SFI) and in
+// the signature command (P2 = 80|SFI).
+type Addressing struct {
+	ShortEFRead, ShortEFSign Verdict
+}
+
+// Addressing reports what this Card learned about short-EF addressing (no APDU).
+func (c *Card) Addressing() Addressing {
+	v := func(ok, refused bool) Verdict {
+		switch {
+		case refused:
+			return VerdictRefused
+		case ok:
+			return VerdictAccepted
+		}
+		return VerdictUnknown
+	}
+	return Addressing{ShortEFRead: v(c.sfiReadOK, c.noSFI), ShortEFSign: v(c.sfiSignOK, c.sfiSignRefused)}
+}
 
 func (c *Card) lost() {
 	c.selected = false

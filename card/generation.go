@@ -87,18 +87,33 @@ func (c *Card) Algorithm() Algorithm { return RSA2048 }
 
 // ErrNotYetSupported is wrapped by the errors of a card that looks like a
 // generation whose commands this module does not know yet (a next-generation
-// card that is not the virtual one, whose commands are only assumed).
+// card that is not the virtual one, whose commands are only assumed). Open
+// turns it into Info{Kind: KindUnknownJPKI, Reason: ...}.
 var ErrNotYetSupported = errors.New("card: a card generation that is not yet supported")
+
+// NotYetSupported says, in the words every layer reports a My Number Card
+// without a JPKI application this version knows (KindUnknownJPKI), what
+// follows for the card holder.
+const NotYetSupported = "not yet supported: a next-generation My Number Card's commands are not published, " +
+	"so this version speaks them only to the virtual next-generation card"
 
 // Open identifies the card behind t and returns the generation that speaks to
 // it, with what Identify found. Today's JPKI application is asked first, so a
 // card issued so far sees exactly the APDUs of (*Card).Identify. Only a card
-// without the JPKI application is asked by each of next, in order, whether it
+// that has neither the JPKI application nor the My Number Card's card-face
+// applications (KindNotJPKI) is asked by each of next, in order, whether it
 // identifies as that generation; the first that does speaks to it from then on.
 // A generation's own commands other than its identification never reach a card
 // that did not identify as one. A card no generation knows gives the JPKI
-// application's Card with Info{Kind: KindNotJPKI}; one that looks like a
-// generation not yet supported gives Info{Kind: KindUnsupported} and the reason.
+// application's Card with today's Info (KindNotJPKI or KindUnknownJPKI); one
+// that answers a generation's identification but is not that generation (a
+// real next-generation card, while its commands are assumed) gives
+// Info{Kind: KindUnknownJPKI} with the application that answered and the reason.
+//
+// A card with the card-face applications is KindUnknownJPKI and is not asked:
+// the virtual next-generation card has only its authentication AP. When the
+// real card's commands are known and it turns out to answer the card-face AIDs,
+// ask next for KindUnknownJPKI too (and let card.Diagnose record it).
 func Open(t Transport, next ...func(Transport) Generation) (Generation, Info, error) {
 	c := New(t)
 	info, err := c.Identify()
@@ -108,9 +123,10 @@ func Open(t Transport, next ...func(Transport) Generation) (Generation, Info, er
 	for _, newGen := range next {
 		g := newGen(t)
 		gi, err := g.Identify()
+		var ns *NotYetSupportedError
 		switch {
-		case errors.Is(err, ErrNotYetSupported):
-			return c, Info{Kind: KindUnsupported, Reason: err.Error()}, nil
+		case errors.As(err, &ns):
+			return c, Info{Kind: KindUnknownJPKI, OtherAP: ns.AID, Reason: ns.Error()}, nil
 		case err != nil:
 			return c, Info{}, fmt.Errorf("identify (%v generation): %w", g.Algorithm(), err)
 		case gi.Kind != KindNotJPKI:
@@ -119,3 +135,16 @@ func Open(t Transport, next ...func(Transport) Generation) (Generation, Info, er
 	}
 	return c, info, nil
 }
+
+// NotYetSupportedError is a generation's Identify's answer for a card that
+// answered its application but is not a card it can speak to. It matches
+// ErrNotYetSupported.
+type NotYetSupportedError struct {
+	AID    []byte // the application that answered
+	Reason string
+}
+
+func (e *NotYetSupportedError) Error() string { return e.Reason }
+
+// Is makes a *NotYetSupportedError match ErrNotYetSupported.
+func (e *NotYetSupportedError) Is(target error) bool { return target == ErrNotYetSupported }

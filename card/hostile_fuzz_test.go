@@ -375,7 +375,7 @@ func FuzzTokenInfo(f *testing.F) {
 		}
 		sign, auth := ParsePresence(pr)
 		k := Classify(Info{TokenLabel: label, HasSignCert: sign, HasAuthCert: auth})
-		if k < KindNotJPKI || k > KindOther || k.String() == "unknown" {
+		if k < KindNotJPKI || k > KindUnknownJPKI || k.String() == "unknown" {
 			t.Fatalf("Classify: kind %d", k)
 		}
 	})
@@ -409,7 +409,7 @@ func FuzzIdentify(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if info.Kind < KindNotJPKI || info.Kind > KindOther || len(info.TokenLabel) > 32 {
+		if info.Kind < KindNotJPKI || info.Kind > KindUnknownJPKI || len(info.TokenLabel) > 32 {
 			t.Fatalf("Identify: %+v", info)
 		}
 	})

@@ -2,66 +2,92 @@
 
 package card
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
-// Identify selects the JPKI AP and reads the token info and certificate-presence EFs.
-// A card without the AP yields Info{Kind: KindNotJPKI} and no error.
+// Identify selects the JPKI AP and reads the token info and certificate-presence
+// EFs. A card without the AP is asked for the My Number Card's own applications
+// (AIDCardFaceInput, AIDCardFaceCheck): one that answers makes it
+// KindUnknownJPKI, none KindNotJPKI; either way there is no error.
 func (c *Card) Identify() (Info, error) {
 	var info Info
 	err := c.Do(func() error {
 		c.selected = false // always check the AP is there: identification starts clean
-		if err := c.selectAP(); err != nil {
+		if err := c.selectAP(); errors.Is(err, ErrNoJPKI) {
+			aid, err := c.selectOtherAP()
+			if err != nil {
+				return err
+			}
+			info.Kind, info.OtherAP = KindNotJPKI, aid
+			if aid != nil {
+				info.Kind = KindUnknownJPKI
+			}
+			return nil
+		} else if err != nil {
 			return err
 		}
-		ti, err := c.readEF(EFTokenInfo, 32)
+		ti, err := c.readTokenInfo()
 		if err != nil {
 			return err
 		}
-		info.TokenLabel = ParseTokenLabel(ti)
-		pr, err := c.readEF(EFPresence, 3)
+		info.Token = ParseTokenInfo(ti)
+		info.TokenLabel = info.Token.Label
+		pr, err := c.readFirst(EFPresence, 3)
 		if err != nil && !errors.Is(err, ErrFileNotFound) {
 			return err
+		}
+		if err == nil {
+			info.Presence = pr
 		}
 		info.HasSignCert, info.HasAuthCert = ParsePresence(pr)
 		return nil
 	})
-	if errors.Is(err, ErrNoJPKI) {
-		return Info{Kind: KindNotJPKI}, nil
-	}
 	if err != nil {
 		return Info{}, err
 	}
-	info.Kind = Classify(info)
+	if info.Kind == 0 {
+		info.Kind = Classify(info)
+		info.AuthCertNeedsPIN = info.Kind == KindAndroid
+	}
 	return info, nil
 }
 
-// ParseTokenLabel returns the label of EF 0006: the first 32 bytes, trailing
-// spaces and NULs trimmed, non-printable bytes dropped.
-func ParseTokenLabel(b []byte) string {
-	if len(b) > 32 {
-		b = b[:32]
+// readTokenInfo reads EF 0006 in one READ BINARY of TokenInfoSize bytes (a card
+// answers what is left of a shorter file with 90 00). A card that refuses that
+// Le is asked again: with the length it gives (6C xx), or for the 32 bytes of
+// the label, which is what identification needs.
+func (c *Card) readTokenInfo() ([]byte, error) {
+	b, err := c.readFirst(EFTokenInfo, TokenInfoSize)
+	var se StatusError
+	if !errors.As(err, &se) {
+		return b, err
 	}
-	out := make([]byte, 0, len(b))
-	for _, ch := range b {
-		if ch >= 0x20 && ch < 0x7F {
-			out = append(out, ch)
-		}
+	switch {
+	case se&0xFF00 == 0x6C00 && se&0xFF != 0:
+		return c.readFirst(EFTokenInfo, int(se&0xFF))
+	case se == ErrWrongLength, se == ErrOffsetOutOfRange, se == 0x6282:
+		return c.readFirst(EFTokenInfo, 32)
 	}
-	for len(out) > 0 && out[len(out)-1] == ' ' {
-		out = out[:len(out)-1]
-	}
-	return string(out)
+	return nil, err
 }
 
-// ParsePresence decodes EF 0008: byte 0 non-zero = signature certificate present,
-// byte 1 non-zero = authentication certificate present. A short or missing file
-// says the authentication certificate is present and the signature one is not
-// known to be.
-func ParsePresence(b []byte) (sign, auth bool) {
-	if len(b) < 2 {
-		return len(b) == 1 && b[0] != 0, true
+// selectOtherAP selects the My Number Card's own applications one after the
+// other and returns the AID of the first that answers 90 00 (nil when none does).
+// Only transport errors are errors.
+func (c *Card) selectOtherAP() ([]byte, error) {
+	for _, aid := range [][]byte{AIDCardFaceInput, AIDCardFaceCheck} {
+		r, err := c.transmit(Command{CLA: 0x00, INS: 0xA4, P1: 0x04, P2: 0x0C, Data: aid})
+		if err != nil {
+			return nil, fmt.Errorf("select My Number Card application: %w", err)
+		}
+		c.lost() // another AP is selected now: the JPKI AP must be selected again
+		if r.SW == 0x9000 {
+			return aid, nil
+		}
 	}
-	return b[0] != 0, b[1] != 0
+	return nil, nil
 }
 
 // Classify tells the kind of card from its token label and presence flags.
@@ -74,8 +100,10 @@ func Classify(info Info) Kind {
 			return KindMyNumberNoSign
 		}
 		return KindMyNumber
-	case LabelAndroid, LabelIPhone:
-		return KindOther
+	case LabelAndroid:
+		return KindAndroid
+	case LabelIPhone:
+		return KindIPhone
 	}
 	if !info.HasSignCert {
 		return KindMyNumberNoSign

@@ -86,17 +86,27 @@ func (k Key) MaxTries() int {
 	return 3
 }
 
+// Other applications of the My Number Card (shared/JPKI.md §1) that only a My
+// Number Card has: Identify selects them on a card without the JPKI AP, to tell a
+// My Number Card whose JPKI application it does not know (a newer card generation
+// may regroup the applications) from a card that is not a My Number Card at all.
+var (
+	AIDCardFaceInput = []byte{0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08} // 券面事項入力補助AP
+	AIDCardFaceCheck = []byte{0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x02} // 券面AP
+)
+
 // Kind is what Identify found in a reader.
 type Kind int
 
 // The kinds of card.
 const (
-	KindNotJPKI        Kind = iota + 1 // no JPKI application
+	KindNotJPKI        Kind = iota + 1 // no JPKI application, and no My Number Card application either
 	KindMyNumber                       // My Number Card with both certificates
 	KindMyNumberNoSign                 // My Number Card without a signature certificate (under 15)
 	KindJuki                           // Juki card: JPKI present, certificates all expired
-	KindOther                          // a JPKI token of another kind (phone), reported by label
-	KindUnsupported                    // a card of a generation not yet supported (Info.Reason says why)
+	KindAndroid                        // Android smartphone certificate (label JPKIAPGPSETOKEN)
+	KindIPhone                         // iPhone smartphone certificate (label JPKIAPIOSTOKEN): not supported
+	KindUnknownJPKI                    // My Number Card applications, but no JPKI AP this version knows
 )
 
 func (k Kind) String() string {
@@ -109,13 +119,40 @@ func (k Kind) String() string {
 		return "My Number Card without a signature certificate (under 15)"
 	case KindJuki:
 		return "Juki card (its certificates have all expired)"
-	case KindOther:
-		return "JPKI token of another kind"
-	case KindUnsupported:
-		return "My Number Card of a generation not yet supported"
+	case KindAndroid:
+		return "Android smartphone certificate"
+	case KindIPhone:
+		return "iPhone smartphone certificate (not supported)"
+	case KindUnknownJPKI:
+		return "a My Number Card whose JPKI application this version does not know (a newer card generation?)"
 	}
 	return "unknown"
 }
+
+// Code is a stable short name of the kind, for JSON and logs.
+func (k Kind) Code() string {
+	switch k {
+	case KindNotJPKI:
+		return "not_jpki"
+	case KindMyNumber:
+		return "my_number"
+	case KindMyNumberNoSign:
+		return "my_number_no_sign"
+	case KindJuki:
+		return "juki"
+	case KindAndroid:
+		return "android_phone"
+	case KindIPhone:
+		return "iphone"
+	case KindUnknownJPKI:
+		return "my_number_unknown_jpki"
+	}
+	return "unknown"
+}
+
+// IPhoneNotSupported says why an iPhone smartphone certificate gets no token.
+const IPhoneNotSupported = "no public evidence shows a PC reaching the iPhone smartphone certificate (JPKIAPIOSTOKEN) " +
+	"through PC/SC: it lives in Apple Wallet and is used through Apple's own interfaces; this version does not support it"
 
 // Info is what Identify reads from the JPKI AP (EF 0006 and EF 0008).
 type Info struct {
@@ -123,7 +160,20 @@ type Info struct {
 	TokenLabel  string // EF 0006 label, trailing spaces trimmed
 	HasAuthCert bool
 	HasSignCert bool
-	Reason      string // KindUnsupported: why the card is not supported
+	// AuthCertNeedsPIN: the authentication certificate (EF 000A) answers 69 82
+	// until the authentication PIN is verified (the Android smartphone
+	// certificate, shared/JPKI.md §8): it cannot be listed before a login.
+	AuthCertNeedsPIN bool
+	// Token holds the fields of EF 0006 (a serialised CK_TOKEN_INFO).
+	Token TokenInfo
+	// Presence is EF 0008 as the card gave it (nil when the file is missing).
+	Presence []byte
+	// OtherAP is, for KindUnknownJPKI, the AID of the My Number Card
+	// application that answered.
+	OtherAP []byte
+	// Reason is, for KindUnknownJPKI found by a card generation's own
+	// identification (card.Open), why that generation cannot use the card.
+	Reason string
 }
 
 // OIDs of the holder's attributes: otherName entries in the signature certificate's

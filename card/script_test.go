@@ -88,7 +88,7 @@ const (
 func TestIdentifyMyNumberCard(t *testing.T) {
 	s := newScripted(t,
 		step{selAP, ok, nil},
-		step{"00B0860020", tokenLbl + ok, nil}, // short EF 06: no SELECT
+		step{"00B08600A0", tokenLbl + ok, nil}, // short EF 06: no SELECT; a short file answers what it has
 		step{"00B0880003", "010100" + ok, nil},
 	)
 	info, err := New(s).Identify()
@@ -98,10 +98,71 @@ func TestIdentifyMyNumberCard(t *testing.T) {
 }
 
 func TestIdentifyNotJPKI(t *testing.T) {
-	s := newScripted(t, step{selAP, "6A82", nil})
+	s := newScripted(t, step{selAP, "6A82", nil},
+		step{"00A4040C0AD39210003100010104 08", "6A82", nil},
+		step{"00A4040C0AD39210003100010104 02", "6A82", nil})
 	info, err := New(s).Identify()
-	if err != nil || info.Kind != KindNotJPKI {
+	if err != nil || info.Kind != KindNotJPKI || info.OtherAP != nil {
 		t.Fatalf("%+v %v", info, err)
+	}
+}
+
+// TestIdentifyUnknownJPKI: no JPKI AP, but a My Number Card application answers:
+// a My Number Card whose JPKI application this version does not know.
+func TestIdentifyUnknownJPKI(t *testing.T) {
+	s := newScripted(t, step{selAP, "6A82", nil},
+		step{"00A4040C0AD39210003100010104 08", "6A82", nil},
+		step{"00A4040C0AD39210003100010104 02", ok, nil})
+	info, err := New(s).Identify()
+	if err != nil || info.Kind != KindUnknownJPKI || !bytes.Equal(info.OtherAP, AIDCardFaceCheck) {
+		t.Fatalf("%+v %v", info, err)
+	}
+	if !strings.Contains(info.Kind.String(), "does not know") {
+		t.Fatalf("kind %q", info.Kind)
+	}
+}
+
+// TestIdentifyTokenInfoLe: a card that refuses the 160-byte Le of EF 0006 is
+// asked again, with the length it names (6C xx) or for the 32-byte label.
+func TestIdentifyTokenInfoLe(t *testing.T) {
+	for _, tc := range []struct{ sw, again string }{{"6C20", "00B0000020"}, {"6700", "00B0000020"}, {"6B00", "00B0000020"}} {
+		t.Run(tc.sw, func(t *testing.T) {
+			s := newScripted(t,
+				step{selAP, ok, nil},
+				step{"00B08600A0", tc.sw, nil},
+				step{"00A4020C020006", ok, nil},
+				step{"00B00000A0", tc.sw, nil},
+				step{tc.again, tokenLbl + ok, nil},
+				step{"00B0880003", "8F8F00" + ok, nil},
+			)
+			info, err := New(s).Identify()
+			if err != nil || info.Kind != KindMyNumber || info.TokenLabel != LabelMyNumber {
+				t.Fatalf("%+v %v", info, err)
+			}
+		})
+	}
+}
+
+// TestIdentifyAndroid: the smartphone certificate's label makes KindAndroid,
+// whose authentication certificate needs the PIN; its token-info fields parse.
+func TestIdentifyAndroid(t *testing.T) {
+	ti := make([]byte, TokenInfoSize)
+	copy(ti, "JPKIAPGPSETOKEN                 J-LIS                           JPKI-TEST       1234567890123456")
+	ti[99] = 0x0D
+	ti[119], ti[123] = 16, 6
+	s := newScripted(t,
+		step{selAP, ok, nil},
+		step{"00B08600A0", hex.EncodeToString(ti) + ok, nil},
+		step{"00B0880003", "8F8F00" + ok, nil},
+	)
+	info, err := New(s).Identify()
+	if err != nil || info.Kind != KindAndroid || !info.AuthCertNeedsPIN || !info.HasSignCert {
+		t.Fatalf("%+v %v", info, err)
+	}
+	want := TokenInfo{Length: 160, Label: LabelAndroid, Manufacturer: "J-LIS", Model: "JPKI-TEST",
+		Serial: "1234567890123456", HasFields: true, Flags: 0x0D, MaxPINLen: 16, MinPINLen: 6}
+	if info.Token != want {
+		t.Fatalf("token info %+v, want %+v", info.Token, want)
 	}
 }
 

@@ -57,7 +57,7 @@ func (c *Card) Sign(k Key, p1 byte, input []byte) ([]byte, error) {
 			}
 			r = &sent
 			if tried && sent.SW == 0x9000 {
-				c.noSFISig = true // the short EF was the problem: SELECT from now on
+				c.noSFISig, c.sfiSignRefused = true, true // the short EF was the problem: SELECT from now on
 			}
 		}
 		if err := r.Err(); err != nil {
@@ -92,7 +92,7 @@ func (c *Card) signShortEF(k Key, p1 byte, input []byte) (r *Response, tried boo
 		return nil, true, err
 	}
 	if sent.SW == 0x9000 {
-		c.curEF = key
+		c.curEF, c.sfiSignOK = key, true
 		return &sent, true, nil
 	}
 	c.curEF = 0

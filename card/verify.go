@@ -3,13 +3,14 @@
 
 package card
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // TriesLeft asks how many PIN tries remain for k; it costs no try (VERIFY with no
-// data). A blocked PIN gives 0 and no error.
+// data). A blocked PIN gives 0 and no error: cards answer 69 84 or 63 C0 to the
+// empty VERIFY of a blocked PIN (shared/JPKI.md §8). Some cards answer 90 00 when
+// the PIN is verified in the current security state: a good VERIFY resets the
+// counter, so that is the full count (the login state is this Card's own model,
+// which the answer does not change).
 func (c *Card) TriesLeft(k Key) (int, error) {
 	n := 0
 	err := c.Do(func() error {
@@ -29,7 +30,7 @@ func (c *Card) TriesLeft(k Key) (int, error) {
 			n = t
 			return nil
 		}
-		if errors.Is(se, ErrPINBlocked) {
+		if se == ErrRefDataBlocked || se == ErrAuthBlocked {
 			n = 0
 			return nil
 		}
@@ -39,9 +40,10 @@ func (c *Card) TriesLeft(k Key) (int, error) {
 }
 
 // Verify checks the PIN for k with the card. The PIN must pass CheckPIN first;
-// a malformed PIN is refused with ErrPINFormat and nothing is sent. On a wrong PIN
-// the error matches ErrWrongPIN and carries the tries left (StatusError.TriesLeft);
-// a blocked PIN matches ErrPINBlocked. It never retries.
+// a malformed PIN is refused with ErrPINFormat and nothing is sent. The card's
+// refusal of the PIN is a *PINError: a wrong PIN matches ErrWrongPIN and carries
+// the tries left, a blocked PIN matches ErrPINBlocked. Any other failure (the
+// PIN EF's SELECT, a transport error) is not about the PIN. It never retries.
 func (c *Card) Verify(k Key, pin []byte) error {
 	p, err := CheckPIN(k, pin)
 	if err != nil {
@@ -60,11 +62,26 @@ func (c *Card) verify(k Key, p []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("verify %v PIN: %w", k, err)
+	if err := PINAnswer(k, "verify", r); err != nil {
+		return err
 	}
 	c.verified[k] = true
 	return nil
+}
+
+// PINAnswer is the error of the answer r to a PIN command (VERIFY with a PIN,
+// CHANGE REFERENCE DATA; op "verify" or "change") for k: a *PINError for 63 Cx,
+// 69 83 and 69 84, the status word for anything else, nil for 90 00. Every card
+// generation turns its PIN answers into errors with it.
+func PINAnswer(k Key, op string, r Response) error {
+	if r.SW == 0x9000 {
+		return nil
+	}
+	se := StatusError(r.SW)
+	if pinStatus(se) {
+		return &PINError{Key: k, Op: op, SW: se}
+	}
+	return fmt.Errorf("%s %v PIN: %w", op, k, se)
 }
 
 // ChangePIN verifies oldPIN and sets newPIN for k, in one transaction. Both are
@@ -88,10 +105,7 @@ func (c *Card) ChangePIN(k Key, oldPIN, newPIN []byte) error {
 		if err != nil {
 			return err
 		}
-		if err := r.Err(); err != nil {
-			return fmt.Errorf("change %v PIN: %w", k, err)
-		}
-		return nil
+		return PINAnswer(k, "change", r)
 	})
 }
 

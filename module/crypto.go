@@ -12,6 +12,29 @@ import (
 	"github.com/jpki-pkcs11/jpki-pkcs11/session"
 )
 
+// operations maps the C side's JPKI_OP_* to the session's kinds of operation.
+var operations = map[C.int]session.Operation{
+	C.JPKI_OP_SIGN:   session.SignOperation,
+	C.JPKI_OP_VERIFY: session.VerifyOperation,
+	C.JPKI_OP_DIGEST: session.DigestOperation,
+}
+
+// goArgumentsBad answers CKR_ARGUMENTS_BAD for a call of an operation (name) whose
+// pointer or length arguments the C side refused: a NULL output length, or a NULL
+// buffer with a non-zero length. The session's active operation of that kind ends
+// first, as the specification says an error ends it.
+//
+//export goArgumentsBad
+func goArgumentsBad(name *C.char, h C.CK_ULONG, op C.int) C.CK_RV {
+	fn := C.GoString(name)
+	return call(fn, func(m *session.Manager) error {
+		ended := m.EndOperation(ul(h), operations[op])
+		logger().Info(fn+": a NULL output length, or a NULL buffer with a non-zero length",
+			"session", ul(h), "operation ended", ended)
+		return ck.CKR_ARGUMENTS_BAD
+	}, "session", ul(h))
+}
+
 // goSignInit is C_SignInit (pMechanism checked in C; its parameter is copied raw).
 //
 //export goSignInit

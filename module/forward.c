@@ -19,6 +19,13 @@
 /* A (pointer, length) input buffer: NULL is allowed only with length 0. */
 #define BAD_BUFFER(p, n) ((p) == NULL_PTR && (n) != 0)
 
+/* CKR_ARGUMENTS_BAD from a call that belongs to an active operation: the operation
+ * ends too (PKCS#11, C_Sign: "always terminates the active signing
+ * operation unless it returns CKR_BUFFER_TOO_SMALL or is a successful call to
+ * determine the length"; the same for the other calls of signing, verification and
+ * digesting). Go ends the session's operation of that kind and logs the error. */
+#define OP_ARGUMENTS_BAD(name, h, op) goArgumentsBad((char *)(name), (h), (op))
+
 static void version_out(CK_VERSION *v, uint8_t major, uint8_t minor)
 {
 	v->major = major;
@@ -223,6 +230,14 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 	return goGetAttributeValue(hSession, hObject, pTemplate, ulCount);
 }
 
+CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
+{
+	GUARD();
+	if (pulSize == NULL_PTR)
+		return CKR_ARGUMENTS_BAD;
+	return goGetObjectSize(hSession, hObject, pulSize);
+}
+
 /* The token is read-only (CKF_WRITE_PROTECTED): after the argument checks, Go checks
  * the session and answers CKR_TOKEN_WRITE_PROTECTED (pkcs11test's rule for a
  * read-only token; CKR_FUNCTION_NOT_SUPPORTED would tell a caller nothing). */
@@ -279,7 +294,7 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
 {
 	GUARD();
 	if (pulSignatureLen == NULL_PTR || BAD_BUFFER(pData, ulDataLen))
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_Sign", hSession, JPKI_OP_SIGN);
 	return goSign(hSession, pData, ulDataLen, pSignature, pulSignatureLen);
 }
 
@@ -287,7 +302,7 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPar
 {
 	GUARD();
 	if (BAD_BUFFER(pPart, ulPartLen))
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_SignUpdate", hSession, JPKI_OP_SIGN);
 	return goSignUpdate(hSession, pPart, ulPartLen);
 }
 
@@ -295,7 +310,7 @@ CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_P
 {
 	GUARD();
 	if (pulSignatureLen == NULL_PTR)
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_SignFinal", hSession, JPKI_OP_SIGN);
 	return goSignFinal(hSession, pSignature, pulSignatureLen);
 }
 
@@ -312,7 +327,7 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 {
 	GUARD();
 	if (BAD_BUFFER(pData, ulDataLen) || BAD_BUFFER(pSignature, ulSignatureLen))
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_Verify", hSession, JPKI_OP_VERIFY);
 	return goVerify(hSession, pData, ulDataLen, pSignature, ulSignatureLen);
 }
 
@@ -320,7 +335,7 @@ CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
 {
 	GUARD();
 	if (BAD_BUFFER(pPart, ulPartLen))
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_VerifyUpdate", hSession, JPKI_OP_VERIFY);
 	return goVerifyUpdate(hSession, pPart, ulPartLen);
 }
 
@@ -328,7 +343,7 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG
 {
 	GUARD();
 	if (BAD_BUFFER(pSignature, ulSignatureLen))
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_VerifyFinal", hSession, JPKI_OP_VERIFY);
 	return goVerifyFinal(hSession, pSignature, ulSignatureLen);
 }
 
@@ -345,7 +360,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 {
 	GUARD();
 	if (pulDigestLen == NULL_PTR || BAD_BUFFER(pData, ulDataLen))
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_Digest", hSession, JPKI_OP_DIGEST);
 	return goDigest(hSession, pData, ulDataLen, pDigest, pulDigestLen);
 }
 
@@ -353,7 +368,7 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulP
 {
 	GUARD();
 	if (BAD_BUFFER(pPart, ulPartLen))
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_DigestUpdate", hSession, JPKI_OP_DIGEST);
 	return goDigestUpdate(hSession, pPart, ulPartLen);
 }
 
@@ -361,7 +376,7 @@ CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest, CK_ULONG_PT
 {
 	GUARD();
 	if (pulDigestLen == NULL_PTR)
-		return CKR_ARGUMENTS_BAD;
+		return OP_ARGUMENTS_BAD("C_DigestFinal", hSession, JPKI_OP_DIGEST);
 	return goDigestFinal(hSession, pDigest, pulDigestLen);
 }
 

@@ -1,7 +1,8 @@
 /*
  * general.c: the C side of the general-purpose functions: the fork guard,
  * C_Initialize argument checks, C_Finalize, C_GetInfo, the static function lists and
- * the 3.0 interfaces. Nothing here enters Go except goInitialize and goFinalize.
+ * the 3.0 interfaces. Nothing here enters Go except goInitialize, goInitializeRefused
+ * (which logs why C_Initialize was refused) and goFinalize.
  */
 #include <string.h>
 #ifndef _WIN32
@@ -58,23 +59,18 @@ CK_RV jpki_guard(void)
 void jpki_pin_module(void); /* dllmain_windows.c */
 #endif
 
-/* JPKI_MAX_PARAMS bounds how much of pReserved C_Initialize reads. */
-#define JPKI_MAX_PARAMS 1024
-
-/* params_len is the length of the NUL-terminated module parameter string NSS
- * (modutil -string) and p11-kit (x-init-reserved) pass in pReserved, reading at
- * most JPKI_MAX_PARAMS bytes. */
-static size_t params_len(const char *p)
-{
-	size_t n = 0;
-	while (n < JPKI_MAX_PARAMS && p[n] != '\0')
-		n++;
-	return n;
-}
+/* JPKI_MAX_PARAMS bounds the module parameter string NSS (modutil -string) and
+ * p11-kit (x-init-reserved) pass in pReserved: at most this many bytes before its
+ * NUL (README.md, "Options"). */
+#define JPKI_MAX_PARAMS 4096
+#define JPKI_STR(x) #x
+#define JPKI_XSTR(x) JPKI_STR(x)
 
 CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 {
-	const char *params = NULL;
+	CK_C_INITIALIZE_ARGS a;
+	char params[JPKI_MAX_PARAMS + 1];
+	long n = -1; /* length of params; -1: no pReserved */
 #ifndef _WIN32
 	if (getpid() != load_pid)
 		return CKR_GENERAL_ERROR; /* forked child: see the fork guard above */
@@ -82,27 +78,38 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 	jpki_pin_module();
 #endif
 	if (pInitArgs != NULL_PTR) {
-		CK_C_INITIALIZE_ARGS_PTR a = (CK_C_INITIALIZE_ARGS_PTR)pInitArgs;
-		int n = (a->CreateMutex != NULL_PTR) + (a->DestroyMutex != NULL_PTR) +
-			(a->LockMutex != NULL_PTR) + (a->UnlockMutex != NULL_PTR);
+		int cb;
+		/* Any pointer may arrive here: it is read without faulting (saferead.c). */
+		if (jpki_safe_read(&a, pInitArgs, sizeof a) != 0)
+			return goInitializeRefused(CKR_ARGUMENTS_BAD, (char *)"pInitArgs is not readable");
+		cb = (a.CreateMutex != NULL_PTR) + (a.DestroyMutex != NULL_PTR) +
+		     (a.LockMutex != NULL_PTR) + (a.UnlockMutex != NULL_PTR);
 		/* The four mutex callbacks come all together or not at all. */
-		if (n != 0 && n != 4)
-			return CKR_ARGUMENTS_BAD;
+		if (cb != 0 && cb != 4)
+			return goInitializeRefused(CKR_ARGUMENTS_BAD, (char *)"some mutex callbacks but not all four");
 		/* Callbacks without CKF_OS_LOCKING_OK: we would have to lock with the
 		 * application's primitives, which a Go runtime cannot do. With
 		 * CKF_OS_LOCKING_OK we may use native locking, and do. */
-		if (n == 4 && !(a->flags & CKF_OS_LOCKING_OK))
-			return CKR_CANT_LOCK;
+		if (cb == 4 && !(a.flags & CKF_OS_LOCKING_OK))
+			return goInitializeRefused(CKR_CANT_LOCK, (char *)"mutex callbacks without CKF_OS_LOCKING_OK");
 		/* CKF_LIBRARY_CANT_CREATE_OS_THREADS is ignored (the Go runtime has threads
-		 * already; the library creates none of its own for the caller), and so is
-		 * a non-NULL pReserved, which the specification says must be NULL: NSS
-		 * passes both (pReserved carries its module parameters). Only a
-		 * "tokens=auth|sign|both" word is taken from those (docs/ONE-PIN.md). */
-		params = (const char *)a->pReserved;
+		 * already; the library creates none of its own for the caller). pReserved
+		 * must be NULL by the specification, but NSS and p11-kit pass their module
+		 * parameters there as a NUL-terminated string; only a "tokens=auth|sign|both"
+		 * word is taken from it (docs/ONE-PIN.md). Anything else there (not
+		 * readable up to a NUL, or longer than JPKI_MAX_PARAMS) is the
+		 * specification's CKR_ARGUMENTS_BAD. */
+		if (a.pReserved != NULL_PTR) {
+			n = jpki_safe_string(params, sizeof params, a.pReserved);
+			if (n < 0)
+				return goInitializeRefused(CKR_ARGUMENTS_BAD,
+					(char *)"pReserved is neither NULL nor a readable NUL-terminated string of at most "
+					JPKI_XSTR(JPKI_MAX_PARAMS) " bytes");
+		}
 	}
-	if (params == NULL)
+	if (n < 0)
 		return goInitialize(NULL, 0);
-	return goInitialize((char *)params, params_len(params));
+	return goInitialize(params, (size_t)n);
 }
 
 CK_RV C_Finalize(CK_VOID_PTR pReserved)

@@ -22,6 +22,23 @@ func goInitialize(params *C.char, n C.size_t) C.CK_RV {
 	})
 }
 
+// goInitializeRefused logs why the C side refused C_Initialize (rv, for the reason
+// why) and returns rv. The library stays uninitialised; the debug log, if one is
+// configured, is opened for this one line.
+//
+//export goInitializeRefused
+func goInitializeRefused(rv C.CK_RV, why *C.char) C.CK_RV {
+	return guarded("C_Initialize", func() ck.RV {
+		r := ck.RV(rv)
+		log, f := openLog()
+		log.Warn("C_Initialize refused", "reason", C.GoString(why), "rv", r)
+		if f != nil {
+			f.Close()
+		}
+		return r
+	})
+}
+
 // goFinalize is C_Finalize once the C side checked pReserved.
 //
 //export goFinalize

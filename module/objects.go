@@ -115,6 +115,21 @@ func goGetAttributeValue(h, obj C.CK_ULONG, tmpl C.CK_ATTRIBUTE_PTR, n C.CK_ULON
 	}, "session", ul(h), "object", ul(obj), "attributes", ul(n))
 }
 
+// goGetObjectSize is C_GetObjectSize (pulSize non-NULL, checked in C): the
+// object's encoded size (session.ObjectSize).
+//
+//export goGetObjectSize
+func goGetObjectSize(h, obj C.CK_ULONG, size *C.CK_ULONG) C.CK_RV {
+	return call("C_GetObjectSize", func(m *session.Manager) error {
+		n, err := m.ObjectSize(ul(h), ul(obj))
+		if err != nil {
+			return err
+		}
+		*size = cul(n)
+		return nil
+	}, "session", ul(h), "object", ul(obj))
+}
+
 // goWriteProtected answers C_CreateObject, C_CopyObject, C_SetAttributeValue and
 // C_DestroyObject (name) after their argument checks in C: the session must exist,
 // and the token is write-protected.

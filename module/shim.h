@@ -11,12 +11,12 @@
 #ifndef JPKI_SHIM_H
 #define JPKI_SHIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "pkcs11.h"
 
-/* Version of this library in CK_INFO.libraryVersion. */
-#define JPKI_LIBRARY_VERSION_MAJOR 0
-#define JPKI_LIBRARY_VERSION_MINOR 1
+/* Version of this library in CK_INFO.libraryVersion (internal/version/VERSION). */
+#include "version.h"
 
 /* Natural-alignment mirrors of the output structures the Go side fills. Strings are
  * already padded to their fixed width by Go; every number is a uint64_t that C
@@ -67,5 +67,17 @@ void jpki_set_initialized(int on);
 /* Returns CKR_OK when a call may enter Go: the library is initialised, and this is
  * the process that initialised it (fork guard, general.c). */
 CK_RV jpki_guard(void);
+
+/* The kinds of operation a session has (goArgumentsBad ends one of them). */
+enum { JPKI_OP_SIGN = 1, JPKI_OP_VERIFY = 2, JPKI_OP_DIGEST = 3 };
+
+/* Copies n bytes from src, which may point anywhere, into dst without faulting
+ * (saferead.c): 0 when they were all readable, -1 otherwise. */
+int jpki_safe_read(void *dst, const void *src, size_t n);
+
+/* Copies the NUL-terminated string at src, which may point anywhere, into dst (size
+ * bytes, NUL included) without faulting or reading past the string's page: its
+ * length, or -1 when it is unreadable before its NUL or longer than size - 1. */
+long jpki_safe_string(char *dst, size_t size, const void *src);
 
 #endif /* JPKI_SHIM_H */

@@ -22,10 +22,6 @@ UNSUPPORTED(C_GetOperationState, (CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG_P
 UNSUPPORTED(C_SetOperationState,
 	    (CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG n, CK_OBJECT_HANDLE e, CK_OBJECT_HANDLE a))
 
-/* Objects are fixed by the card (creating, copying, changing or destroying one is
- * answered in forward.c: the token is write-protected). */
-UNSUPPORTED(C_GetObjectSize, (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG_PTR n))
-
 /* No encryption or decryption: the keys only sign. */
 UNSUPPORTED(C_EncryptInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
 UNSUPPORTED(C_Encrypt,

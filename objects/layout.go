@@ -178,3 +178,25 @@ func ClassMatches(tmpl []Template, s Spec) bool {
 	}
 	return true
 }
+
+// CertAfterLogin returns a copy of specs for a token whose card reveals the
+// key's certificate only after the PIN (the authentication token of the Android
+// smartphone certificate): its certificate, public key and private key are
+// CKA_PRIVATE (listed after the login), the key is not always-authenticate (the
+// login comes first), and the CKO_PROFILE CKP_PUBLIC_CERTIFICATES_TOKEN is left
+// out, since its certificate is not public. The token then requires a login, and
+// NSS, which finds no public-certificates profile, logs in to it before it lists
+// its certificates (docs/ONE-PIN.md, "The smartphone certificate").
+func CertAfterLogin(specs []Spec) []Spec {
+	var out []Spec
+	for _, s := range specs {
+		switch s.Kind {
+		case KindProfile:
+			continue
+		case KindCert, KindPublicKey, KindPrivateKey:
+			s.Private, s.AlwaysAuth = true, false
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -46,6 +46,18 @@ func (o *Object) With(t ck.ULong, v []byte) *Object {
 	return c
 }
 
+// Size is the object's encoded size: the bytes of all its attribute values that
+// can be read (sensitive attributes count nothing), in native encoding.
+func (o *Object) Size() int {
+	n := 0
+	for t, v := range o.attrs {
+		if !o.sens[t] {
+			n += len(v)
+		}
+	}
+	return n
+}
+
 // Template is one attribute of a search template.
 type Template struct {
 	Type  ck.ULong

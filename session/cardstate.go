@@ -259,9 +259,7 @@ func (f facts) hasToken(t objects.Token) bool {
 	if !f.identified {
 		return false
 	}
-	switch f.info.Kind {
-	case card.KindMyNumber, card.KindMyNumberNoSign, card.KindOther:
-	default:
+	if !card.TokenKinds(f.info.Kind) {
 		return false
 	}
 	if t == objects.SignToken {
@@ -290,14 +288,29 @@ func (m *Manager) identify(cs *cardState) facts {
 			return fmt.Errorf("identify: %w", err)
 		}
 		cs.c, c = g, g
+		if card.PresenceUnexplained(info.Presence) {
+			m.log.Warn("EF 0008 holds a value other than 00 or 8F: taken as a present certificate",
+				"reader", cs.reader, "ef0008", fmt.Sprintf("% X", info.Presence))
+		}
 		serial := ""
-		switch info.Kind {
-		case card.KindNotJPKI:
-			m.log.Info("card without the JPKI application (or a next-generation My Number Card, not yet supported: its commands are not published): no token", "reader", cs.reader)
-		case card.KindUnsupported:
-			m.log.Warn("card of a generation not yet supported: no token", "reader", cs.reader, "why", info.Reason)
-		case card.KindJuki:
+		switch {
+		case info.Kind == card.KindNotJPKI:
+			m.log.Info("card without the JPKI application: no token", "reader", cs.reader)
+		case info.Kind == card.KindUnknownJPKI:
+			m.log.Warn(info.Kind.String()+": no token: "+card.NotYetSupported, "reader", cs.reader,
+				"application", fmt.Sprintf("% X", info.OtherAP), "why", info.Reason)
+		case info.Kind == card.KindJuki:
 			m.log.Info("Juki card: its JPKI certificates have all expired (none issued since 2015): no token", "reader", cs.reader)
+		case info.Kind == card.KindIPhone:
+			m.log.Warn("iPhone smartphone certificate: no token: "+card.IPhoneNotSupported, "reader", cs.reader)
+		case info.AuthCertNeedsPIN:
+			// nothing that names the holder is readable before the PIN: the
+			// token-info serial names the token
+			serial = tokenSerial(info.Token)
+			if !info.Token.SerialUsable() {
+				m.log.Warn("the token info holds no serial number: the token serial may not tell this token from another",
+					"reader", cs.reader, "kind", info.Kind.String())
+			}
 		default:
 			head, err := c.ReadHead(card.EFAuthCert, 255)
 			if err != nil && !errors.Is(err, card.ErrFileNotFound) {
@@ -309,7 +322,7 @@ func (m *Manager) identify(cs *cardState) facts {
 		cs.identified, cs.info, cs.alg, cs.serial = true, info, g.Algorithm(), serial
 		cs.smu.Unlock()
 		m.log.Info("card identified", "reader", cs.reader, "kind", info.Kind.String(),
-			"keys", g.Algorithm().String(), "sign_cert", info.HasSignCert, "serial", serial)
+			"keys", g.Algorithm().String(), "sign_cert", info.HasSignCert, "auth_cert_needs_pin", info.AuthCertNeedsPIN, "serial", serial)
 		return nil
 	})
 	if err != nil {
@@ -332,6 +345,18 @@ func serialFrom(head []byte) string {
 		return strings.ToUpper(hex.EncodeToString(sum[:8]))
 	}
 	return strings.Repeat("0", 16-len(h)) + h
+}
+
+// tokenSerial derives the 16-character token serial of a card whose certificate
+// is not readable before the PIN from EF 0006: its serial field, or when that is
+// empty the first 16 hex digits of the SHA-256 of the token info.
+func tokenSerial(ti card.TokenInfo) string {
+	if ti.SerialUsable() {
+		s := strings.ReplaceAll(ti.Serial, " ", "0")
+		return strings.Repeat("0", 16-len(s)) + s
+	}
+	sum := sha256.Sum256([]byte(ti.Label + "\x00" + ti.Manufacturer + "\x00" + ti.Model))
+	return strings.ToUpper(hex.EncodeToString(sum[:8]))
 }
 
 // certificate reads and parses a certificate file at most once per insertion
@@ -367,7 +392,7 @@ func (cs *cardState) objectHandle(t objects.Token, i int) ck.ULong {
 // CKA_ALLOWED_MECHANISMS depends on whether the card signs with PSS: the card is
 // asked (3 APDUs, once per insertion) only when mechs is true or already known.
 func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*objects.Object, error) {
-	specs := m.layout(t)
+	specs := m.layout(cs, t)
 	s := specs[i]
 	h := cs.objectHandle(t, i)
 	isKey := s.Kind == objects.KindPublicKey || s.Kind == objects.KindPrivateKey

@@ -33,7 +33,7 @@ func (m *Manager) FindObjectsInit(h ck.ULong, tmpl []Attribute) error {
 		t[i] = objects.Template{Type: a.Type, Value: a.Value}
 	}
 	var found []ck.ULong
-	for i, spec := range m.layout(s.tok) {
+	for i, spec := range m.layout(s.cs, s.tok) {
 		if !s.visible(spec) || !objects.ClassMatches(t, spec) {
 			continue
 		}
@@ -97,7 +97,7 @@ func (m *Manager) FindObjectsFinal(h ck.ULong) error {
 // another token, an object the session may not see).
 func (s *session) lookup(obj ck.ULong) (int, objects.Spec, error) {
 	base := s.cs.objectHandle(s.tok, 0)
-	specs := s.cs.m.layout(s.tok)
+	specs := s.cs.m.layout(s.cs, s.tok)
 	if obj < base || obj >= base+ck.ULong(len(specs)) {
 		return 0, objects.Spec{}, ck.CKR_OBJECT_HANDLE_INVALID
 	}
@@ -112,32 +112,51 @@ func (s *session) lookup(obj ck.ULong) (int, objects.Spec, error) {
 // CKR_ATTRIBUTE_SENSITIVE / CKR_ATTRIBUTE_TYPE_INVALID per attribute. The error
 // is for session and object problems only.
 func (m *Manager) GetAttributeValue(h, obj ck.ULong, types []ck.ULong) ([]AttrValue, error) {
+	var out []AttrValue
+	err := m.withObject(h, obj, slices.Contains(types, ck.CKA_ALLOWED_MECHANISMS), func(o *objects.Object) {
+		out = make([]AttrValue, len(types))
+		for j, t := range types {
+			v, rv := o.Attr(t)
+			out[j] = AttrValue{Value: v, Err: rv}
+		}
+	})
+	return out, err
+}
+
+// ObjectSize is C_GetObjectSize: the object's encoded size, the bytes of all
+// the attribute values a caller can read (what C_GetAttributeValue of every
+// attribute copies out; sensitive ones count nothing).
+func (m *Manager) ObjectSize(h, obj ck.ULong) (size ck.ULong, err error) {
+	err = m.withObject(h, obj, true, func(o *objects.Object) { size = ck.ULong(o.Size()) })
+	return size, err
+}
+
+// withObject runs f on object obj of session h as the session sees it now (with
+// CKA_ALLOWED_MECHANISMS when mechs), the session locked. Errors: the session's,
+// CKR_OBJECT_HANDLE_INVALID for an object the session cannot see,
+// CKR_USER_NOT_LOGGED_IN when private data is not readable now, the card's.
+func (m *Manager) withObject(h, obj ck.ULong, mechs bool, f func(o *objects.Object)) error {
 	s, err := m.get(h)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, spec, err := s.lookup(obj)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	o, err := m.object(s.cs, s.tok, i, slices.Contains(types, ck.CKA_ALLOWED_MECHANISMS))
+	o, err := m.object(s.cs, s.tok, i, mechs)
 	switch {
 	case errors.Is(err, errAbsent):
-		return nil, ck.CKR_OBJECT_HANDLE_INVALID
+		return ck.CKR_OBJECT_HANDLE_INVALID
 	case errors.Is(err, card.ErrNotLoggedIn):
-		return nil, ck.CKR_USER_NOT_LOGGED_IN
+		return ck.CKR_USER_NOT_LOGGED_IN
 	case err != nil:
-		return nil, m.fail(s, err)
+		return m.fail(s, err)
 	}
-	o = s.stateful(spec, o)
-	out := make([]AttrValue, len(types))
-	for j, t := range types {
-		v, rv := o.Attr(t)
-		out[j] = AttrValue{Value: v, Err: rv}
-	}
-	return out, nil
+	f(s.stateful(spec, o))
+	return nil
 }
 
 // stateful gives the attributes that follow the login state their current value:

@@ -78,7 +78,7 @@ type digestOp struct {
 // session's token; a certificate or profile is CKR_KEY_HANDLE_INVALID.
 func (m *Manager) keyObject(s *session, key ck.ULong) (objects.Spec, *objects.Object, error) {
 	base := s.cs.objectHandle(s.tok, 0)
-	specs := m.layout(s.tok)
+	specs := m.layout(s.cs, s.tok)
 	if key < base || key >= base+ck.ULong(len(specs)) {
 		return objects.Spec{}, nil, ck.CKR_KEY_HANDLE_INVALID
 	}
@@ -232,9 +232,13 @@ func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
 		return nil, ck.CKR_USER_NOT_LOGGED_IN
 	}
 	var sig []byte
+	var pub crypto.PublicKey
 	err := m.withCard(s.cs, func(c card.Generation) error {
 		var err error
 		sig, err = c.Sign(op.key, scheme, input)
+		if e := s.cs.certs[op.key.CertFile()]; e != nil && e.cert != nil {
+			pub = e.cert.Public()
+		}
 		return err
 	})
 	if err != nil {
@@ -243,6 +247,11 @@ func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
 	}
 	if len(sig) != op.sigLen {
 		m.log.Warn("card returned a signature of unexpected length", "got", len(sig), "want", op.sigLen)
+		return nil, ck.CKR_DEVICE_ERROR
+	}
+	if err := checkSignature(scheme, pub, input, sig); err != nil {
+		m.log.Warn("card returned a signature that does not verify with the certificate's public key",
+			"reader", s.cs.reader, "key", op.key.String(), "err", err)
 		return nil, ck.CKR_DEVICE_ERROR
 	}
 	return sig, nil

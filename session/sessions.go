@@ -251,16 +251,19 @@ func (m *Manager) Login(h, userType ck.ULong, pin []byte) error {
 	return m.fail(s, err)
 }
 
-// noteTries updates the token's PIN counter from the answer to a VERIFY (no APDU).
+// noteTries updates the token's PIN counter from the card's answer to a VERIFY
+// with the PIN (no APDU): a good PIN resets it, a refusal (card.PINError) says
+// what is left. Any other failure (a SELECT, the transport) says nothing about it.
 func (m *Manager) noteTries(cs *cardState, k card.Key, err error) {
-	var se card.StatusError
+	var pe *card.PINError
 	switch {
 	case err == nil:
 		cs.setTries(k, k.MaxTries())
-	case errors.Is(err, card.ErrPINBlocked):
+	case !errors.As(err, &pe):
+	case errors.Is(pe, card.ErrPINBlocked):
 		cs.setTries(k, 0)
-	case errors.As(err, &se):
-		if n, ok := se.TriesLeft(); ok {
+	default:
+		if n, ok := pe.TriesLeft(); ok {
 			cs.setTries(k, n)
 		}
 	}

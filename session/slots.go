@@ -15,22 +15,40 @@ const (
 	SignTokenLabel  = "JPKI Signature"
 	manufacturer    = "J-LIS"
 	libManufacturer = "jpki-pkcs11"
+
+	// The Android smartphone certificate's tokens and model.
+	PhoneAuthTokenLabel = "JPKI Smartphone Authentication"
+	PhoneSignTokenLabel = "JPKI Smartphone Signature"
+	phoneModel          = "Android phone"
 )
 
-func tokenLabel(t objects.Token) string {
-	if t == objects.SignToken {
+func tokenLabel(k card.Kind, t objects.Token) string {
+	switch {
+	case k == card.KindAndroid && t == objects.SignToken:
+		return PhoneSignTokenLabel
+	case k == card.KindAndroid:
+		return PhoneAuthTokenLabel
+	case t == objects.SignToken:
 		return SignTokenLabel
 	}
 	return AuthTokenLabel
 }
 
-// layout is the object layout of token t under this configuration: objects.Layout,
-// or its login-required form for the authentication token shown alone.
-func (m *Manager) layout(t objects.Token) []objects.Spec {
+// layout is the object layout of token t of the card cs under this
+// configuration: objects.Layout; its login-required form for the authentication
+// token shown alone; and for a card that shows the authentication certificate
+// only after the PIN (card.Info.AuthCertNeedsPIN: the Android smartphone
+// certificate) the form whose certificate and keys appear after the login. The
+// layout is fixed once the card is identified (the object handles follow it).
+func (m *Manager) layout(cs *cardState, t objects.Token) []objects.Spec {
+	specs := objects.Layout(t)
 	if m.tokens == AuthOnly && t == objects.AuthToken {
-		return objects.Classic(objects.Layout(t))
+		specs = objects.Classic(specs)
 	}
-	return objects.Layout(t)
+	if t == objects.AuthToken && cs.facts().info.AuthCertNeedsPIN {
+		specs = objects.CertAfterLogin(specs)
+	}
+	return specs
 }
 
 // shows reports whether the configuration shows token t.
@@ -142,7 +160,7 @@ func (m *Manager) TokenInfo(slot ck.ULong) (TokenInfo, error) {
 	}
 	k := keyOf(t)
 	info := TokenInfo{
-		Label:              tokenLabel(t),
+		Label:              tokenLabel(f.info.Kind, t),
 		Manufacturer:       manufacturer,
 		Model:              "My Number Card",
 		SerialNumber:       f.serial,
@@ -156,14 +174,14 @@ func (m *Manager) TokenInfo(slot ck.ULong) (TokenInfo, error) {
 		HardwareVersion:    Version{1, 0},
 		FirmwareVersion:    Version{1, 0},
 	}
-	if objects.RequiresLogin(m.layout(t)) {
+	if objects.RequiresLogin(m.layout(cs, t)) {
 		// the authentication token (with the signature token beside it) leaves
 		// it clear: NSS then never logs in to it on its own and asks the PIN at
 		// the signature (docs/ONE-PIN.md)
 		info.Flags |= ck.CKF_LOGIN_REQUIRED
 	}
-	if f.info.Kind == card.KindOther {
-		info.Model = "JPKI token"
+	if f.info.Kind == card.KindAndroid {
+		info.Model = phoneModel
 	}
 	if t == objects.SignToken {
 		info.MinPinLen, info.MaxPinLen = 6, 16
@@ -171,14 +189,18 @@ func (m *Manager) TokenInfo(slot ck.ULong) (TokenInfo, error) {
 		info.MinPinLen, info.MaxPinLen = 4, 4
 	}
 	tries, err := m.triesLeft(cs, k)
-	if err != nil {
-		m.log.Warn("PIN counter unreadable", "reader", cs.reader, "key", k.String(), "err", err)
-		if removal(err) {
-			return TokenInfo{}, ck.CKR_TOKEN_NOT_PRESENT
-		}
-		return TokenInfo{}, rvOf(err)
+	switch {
+	case removal(err):
+		m.log.Warn("PIN counter unreadable: card gone", "reader", cs.reader, "key", k.String(), "err", err)
+		return TokenInfo{}, ck.CKR_TOKEN_NOT_PRESENT
+	case err != nil:
+		// the token is there; only its counter is not known: no counter flags
+		// (the next call asks the card again)
+		m.log.Warn("PIN counter unreadable: token info without the PIN counter flags", "reader", cs.reader,
+			"key", k.String(), "err", err)
+	default:
+		info.Flags |= pinFlags(tries, k.MaxTries())
 	}
-	info.Flags |= pinFlags(tries, k.MaxTries())
 	m.mu.Lock()
 	for _, s := range m.sessions {
 		if s.cs == cs && s.tok == t {

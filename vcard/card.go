@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -18,11 +19,13 @@ import (
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
 )
 
-// ATRs of the emulated cards (JPKI.md §1): a My Number Card's contact interface and
-// an old Juki card.
+// ATRs of the emulated cards (JPKI.md §1): a My Number Card's contact interface, an
+// old Juki card, and a phone on a contactless reader (the reader builds that ATR,
+// PC/SC part 3: ISO 14443-4 without historical bytes).
 var (
 	ATRMyNumber = []byte{0x3B, 0xDA, 0x13, 0xFF, 0x81, 0x31, 0xFB, 0x46, 0x80, 0x12, 0x39, 0x2F, 0x31, 0xC1, 0x73, 0xC6, 0x01, 0xC0, 0x3B}
 	ATRJuki     = []byte{0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14}
+	ATRPhone    = []byte{0x3B, 0x80, 0x80, 0x01, 0x01}
 )
 
 // Names of the files in a card directory.
@@ -233,31 +236,41 @@ func newCard(dir string, o Options, m *material) *Card {
 	if o.Generation == GenerationNext {
 		c.ecAuth, _ = m.authKey.(*ecdsa.PrivateKey)
 		c.ecSign, _ = m.signKey.(*ecdsa.PrivateKey)
-		c.files = nextFiles(m)
+		c.files = nextFiles(m, o)
 		return c
 	}
 	label := card.LabelMyNumber
-	if o.Juki {
+	switch {
+	case o.Juki:
 		label = card.LabelJuki
+	case o.Phone == PhoneAndroid:
+		label = card.LabelAndroid
+	case o.Phone == PhoneIOS:
+		label = card.LabelIPhone
 	}
 	c.files = map[uint16][]byte{
-		card.EFTokenInfo:  tokenInfo(label),
+		card.EFTokenInfo:  tokenInfo(label, o.TokenSerial),
 		card.EFAuthCert:   m.authCert,
 		card.EFAuthCACert: m.authCA,
+		card.EFPresence:   {0x00, card.PresentCert, 0x00},
 	}
 	if m.signCert != nil {
 		c.files[card.EFSignCert] = m.signCert
 		c.files[card.EFSignCACert] = m.signCA
-		c.files[card.EFPresence] = []byte{0x01, 0x01, 0x00}
-	} else {
-		c.files[card.EFPresence] = []byte{0x00, 0x01, 0x00}
+		c.files[card.EFPresence] = []byte{card.PresentCert, card.PresentCert, 0x00}
+	}
+	if o.EF0008 != nil {
+		c.files[card.EFPresence] = bytes.Clone(o.EF0008)
 	}
 	return c
 }
 
-// tokenInfo builds EF 0006: the label (32 bytes, space padded), then a
-// CK_TOKEN_INFO-like rest: manufacturer (32), model (16), serial (16).
-func tokenInfo(label string) []byte {
+// tokenInfo builds EF 0006 as on the test card of shared/JPKI.md §8: a
+// CK_TOKEN_INFO serialised with 32-bit big-endian CK_ULONGs (160 bytes): label
+// (32, space padded), manufacturer (32), model (16), serial (16), flags, session
+// counts, PIN lengths, memory, hardware and firmware versions, time (16). The
+// manufacturer and model strings are this emulation's own.
+func tokenInfo(label, serial string) []byte {
 	pad := func(s string, n int) []byte {
 		b := []byte(s)
 		for len(b) < n {
@@ -268,8 +281,21 @@ func tokenInfo(label string) []byte {
 	b := pad(label, 32)
 	b = append(b, pad("J-LIS", 32)...)
 	b = append(b, pad("JPKI-TEST", 16)...)
-	b = append(b, pad("00000000", 16)...)
-	return b
+	b = append(b, pad(serial, 16)...)
+	ulong := func(v uint32) { b = binary.BigEndian.AppendUint32(b, v) }
+	ulong(0x0000040D)                     // flags: RNG, LOGIN_REQUIRED, USER_PIN_INITIALIZED, TOKEN_INITIALIZED
+	ulong(0)                              // max sessions
+	ulong(0)                              // sessions
+	ulong(0)                              // max R/W sessions
+	ulong(0)                              // R/W sessions
+	ulong(16)                             // max PIN length
+	ulong(6)                              // min PIN length
+	ulong(0)                              // total public memory
+	ulong(0)                              // free public memory
+	ulong(0)                              // total private memory
+	ulong(0)                              // free private memory
+	b = append(b, 0x03, 0x00, 0x01, 0x00) // hardware 3.0, firmware 1.0
+	return append(b, pad("", 16)...)      // time: none
 }
 
 // persist writes state.json (atomically); a card in memory persists nothing.
@@ -294,11 +320,13 @@ func (c *Card) persist() error {
 
 // ATR returns the card's answer to reset.
 func (c *Card) ATR() []byte {
-	if c.next() {
+	switch {
+	case c.next():
 		return append([]byte(nil), ATRNext...)
-	}
-	if c.st.Options.Juki {
+	case c.st.Options.Juki:
 		return append([]byte(nil), ATRJuki...)
+	case c.st.Options.Phone != "":
+		return append([]byte(nil), ATRPhone...)
 	}
 	return append([]byte(nil), ATRMyNumber...)
 }

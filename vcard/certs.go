@@ -73,6 +73,18 @@ func serial() *big.Int {
 	return n.Add(n, big.NewInt(1))
 }
 
+func randomDigits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			panic(err)
+		}
+		b[i] = byte('0' + d.Int64())
+	}
+	return string(b)
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

@@ -30,9 +30,9 @@ const (
 func (c *Card) next() bool { return c.st.Options.Generation == GenerationNext }
 
 // nextFiles lays out the authentication AP's files (card/nextgen's EFs).
-func nextFiles(m *material) map[uint16][]byte {
+func nextFiles(m *material, o Options) map[uint16][]byte {
 	f := map[uint16][]byte{
-		nextgen.EFTokenInfo:  tokenInfo(nextgen.LabelVirtual),
+		nextgen.EFTokenInfo:  tokenInfo(nextgen.LabelVirtual, o.TokenSerial),
 		nextgen.EFAuthCert:   m.authCert,
 		nextgen.EFAuthCACert: m.authCA,
 		nextgen.EFPresence:   {0x00, 0x01},

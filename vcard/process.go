@@ -18,6 +18,7 @@ const (
 	swWrongLength   uint16 = 0x6700
 	swIncompatible  uint16 = 0x6981 // command incompatible with file structure
 	swSecurity      uint16 = 0x6982
+	swConditions    uint16 = 0x6985 // conditions of use not satisfied
 	swBlocked       uint16 = 0x6984
 	swNoCurrentEF   uint16 = 0x6986
 	swWrongData     uint16 = 0x6A80
@@ -153,7 +154,7 @@ func (c *Card) selectFile(a apdu) []byte {
 		}
 		// An Le (case 4, as some host software sends) is tolerated: no FCI comes back.
 		c.deselect()
-		if bytes.Equal(a.data, card.AID) {
+		if bytes.Equal(a.data, card.AID) && !c.st.Options.HasQuirk(QuirkNoJPKIAP) {
 			c.ap = apJPKI
 			return sw(swOK)
 		}
@@ -199,9 +200,13 @@ func (c *Card) exists(fid uint16) bool {
 	return false
 }
 
-// target resolves P with bit 8 set as short-EF addressing (80|SFI, SFI 0 = current EF).
+// target resolves P with bit 8 set as short-EF addressing (80|SFI, SFI 0 = current
+// EF); a card with the no-short-ef quirk refuses an SFI with 6A 86.
 func (c *Card) target(p byte) (uint16, uint16) {
 	if sfi := uint16(p & 0x1F); sfi != 0 {
+		if c.st.Options.HasQuirk(QuirkNoShortEF) {
+			return 0, swWrongP1P2
+		}
 		if !c.exists(sfi) {
 			return 0, swNotFound
 		}
@@ -241,6 +246,9 @@ func (c *Card) readBinary(a apdu) []byte {
 	}
 	if fid == card.EFSignCert && !c.verified[card.EFSignPIN] {
 		return sw(swSecurity)
+	}
+	if fid == card.EFAuthCert && c.st.Options.Phone == PhoneAndroid && !c.verified[card.EFAuthPIN] {
+		return sw(swSecurity) // the smartphone certificate: only after the authentication PIN
 	}
 	if off >= len(data) {
 		return sw(swOffset)
@@ -291,9 +299,15 @@ func (c *Card) verify(a apdu) []byte {
 	}
 	t := c.tries(fid)
 	if *t == 0 {
+		if len(a.data) == 0 && c.st.Options.HasQuirk(QuirkBlocked63C0) {
+			return sw(0x63C0)
+		}
 		return sw(swBlocked)
 	}
-	if len(a.data) == 0 { // tries left; costs nothing, says nothing about the login
+	if len(a.data) == 0 { // tries left; costs nothing
+		if c.verified[fid] && c.st.Options.HasQuirk(QuirkVerify9000) {
+			return sw(swOK) // "when the key has already been verified"
+		}
 		return sw(0x63C0 | uint16(*t))
 	}
 	max := card.AuthKey.MaxTries()
@@ -372,6 +386,14 @@ func (c *Card) getChallenge(a apdu) []byte {
 var sha256Prefix = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
 
 func (c *Card) sign(a apdu) []byte {
+	resp := c.signCommand(a)
+	if c.st.Options.HasQuirk(QuirkLen6985) && len(resp) == 2 && uint16(resp[0])<<8|uint16(resp[1]) == swWrongLength {
+		return sw(swConditions) // this card generation's answer to a wrong input length
+	}
+	return resp
+}
+
+func (c *Card) signCommand(a apdu) []byte {
 	if a.p1 > 0x05 || (c.st.Options.NoPSS && a.p1 >= 0x04) {
 		return sw(swWrongP1P2)
 	}

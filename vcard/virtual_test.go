@@ -275,7 +275,7 @@ func TestUnder15(t *testing.T) {
 	r := run(t, c, []step{{selAP, 0x9000, 0}, {"00B0880003", 0x9000, 3},
 		{"00A4020C02 0001", 0x6A82, 0}, {"00A4020C02 0002", 0x6A82, 0},
 		{"00A4020C02 001B", 0x6A82, 0}, {"00A4020C02 001A", 0x6A82, 0}, {"00B08A0004", 0x9000, 4}})
-	if !bytes.Equal(r[1], []byte{0, 1, 0}) {
+	if !bytes.Equal(r[1], []byte{0, 0x8F, 0}) {
 		t.Fatalf("presence %X", r[1])
 	}
 }

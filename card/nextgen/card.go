@@ -70,7 +70,11 @@ func (c *Card) lost() {
 // Identify selects the assumed authentication AP and reads its label and the
 // certificate-presence file. A card without the AP (any answer but 90 00 to the
 // SELECT) gives Info{Kind: KindNotJPKI} and no error, after that one APDU; a card
-// that has the AP but not the virtual card's label gives card.ErrNotYetSupported.
+// that has the AP but not the virtual card's label gives a
+// *card.NotYetSupportedError (card.ErrNotYetSupported), and nothing more is sent.
+// Info.Token holds the label (the first 32 bytes of the label file, as today's
+// EF 0006: nothing else of it is read); the certificates are readable without a PIN but the signature certificate
+// (Info.AuthCertNeedsPIN false); there is no EF 0008 (Info.Presence nil).
 func (c *Card) Identify() (card.Info, error) {
 	var info card.Info
 	err := c.do(func() error {
@@ -87,17 +91,18 @@ func (c *Card) Identify() (card.Info, error) {
 		ti, err := c.readEF(EFTokenInfo, 32)
 		var se card.StatusError
 		if errors.As(err, &se) {
-			return fmt.Errorf("%w: the card answers the assumed AID of the next generation's authentication AP but not its label file (%w); its real commands are not published yet",
-				card.ErrNotYetSupported, err)
+			return &card.NotYetSupportedError{AID: AID, Reason: fmt.Sprintf(
+				"the card answers the assumed AID of the next generation's authentication AP but not its label file (%v); its real commands are not published yet", err)}
 		}
 		if err != nil {
 			return fmt.Errorf("next generation: token info: %w", err)
 		}
 		info.TokenLabel = card.ParseTokenLabel(ti)
 		if info.TokenLabel != LabelVirtual {
-			return fmt.Errorf("%w: the card answers the assumed AID of the next generation's authentication AP but its label is %q, not the virtual card's; its real commands are not published yet",
-				card.ErrNotYetSupported, info.TokenLabel)
+			return &card.NotYetSupportedError{AID: AID, Reason: fmt.Sprintf(
+				"the card answers the assumed AID of the next generation's authentication AP but its label is %q, not the virtual card's; its real commands are not published yet", info.TokenLabel)}
 		}
+		info.Token = card.ParseTokenInfo(ti)
 		pr, err := c.readEF(EFPresence, 2)
 		if err != nil {
 			return fmt.Errorf("next generation: certificate presence: %w", err)
@@ -311,7 +316,7 @@ func (c *Card) TriesLeft(k card.Key) (int, error) {
 			n = k.MaxTries()
 		case ok:
 			n = t
-		case errors.Is(se, card.ErrPINBlocked):
+		case se == card.ErrRefDataBlocked || se == card.ErrAuthBlocked:
 			n = 0
 		default:
 			return fmt.Errorf("tries left for the %v PIN: %w", k, se)
@@ -345,8 +350,8 @@ func (c *Card) verify(k card.Key, p []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("verify %v PIN: %w", k, err)
+	if err := card.PINAnswer(k, "verify", r); err != nil {
+		return err
 	}
 	c.verified[k] = true
 	return nil
@@ -376,10 +381,7 @@ func (c *Card) ChangePIN(k card.Key, oldPIN, newPIN []byte) error {
 		if err != nil {
 			return err
 		}
-		if err := r.Err(); err != nil {
-			return fmt.Errorf("change %v PIN: %w", k, err)
-		}
-		return nil
+		return card.PINAnswer(k, "change", r)
 	})
 }
 

@@ -87,18 +87,31 @@ func TestOpenNextGeneration(t *testing.T) {
 
 // TestTodaysCardSeesNothingNew: a card of today's generation is identified with
 // exactly the APDUs of card.Card.Identify: never the next generation's SELECT.
+// Every form factor and variation of today's cards is tried.
 func TestTodaysCardSeesNothingNew(t *testing.T) {
-	l := newCard(t, vcard.Options{})
-	g, info := l.open(t)
-	if _, ok := g.(*card.Card); !ok || info.Kind != card.KindMyNumber {
-		t.Fatalf("card.Open gave %T %+v", g, info)
-	}
-	want := newCard(t, vcard.Options{})
-	if _, err := card.New(want.t).Identify(); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(l.log, " ") != strings.Join(want.log, " ") || l.sent(selNext) != 0 {
-		t.Fatalf("card.Open sent %v, card.Card.Identify %v", l.log, want.log)
+	for name, o := range map[string]vcard.Options{
+		"my-number": {}, "under15": {Under15: true}, "juki": {Juki: true}, "no-pss": {NoPSS: true},
+		"android": {Phone: vcard.PhoneAndroid}, "iphone": {Phone: vcard.PhoneIOS},
+		"no-short-ef": {Quirks: []string{vcard.QuirkNoShortEF}}, "no-jpki-ap": {Quirks: []string{vcard.QuirkNoJPKIAP}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newCard(t, o)
+			g, info := l.open(t)
+			if _, ok := g.(*card.Card); !ok {
+				t.Fatalf("card.Open gave %T %+v", g, info)
+			}
+			want := newCard(t, o)
+			winfo, err := card.New(want.t).Identify()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Kind != winfo.Kind {
+				t.Fatalf("card.Open: %v, card.Card.Identify: %v", info.Kind, winfo.Kind)
+			}
+			if strings.Join(l.log, " ") != strings.Join(want.log, " ") || l.sent(selNext) != 0 {
+				t.Fatalf("card.Open sent %v, card.Card.Identify %v", l.log, want.log)
+			}
+		})
 	}
 }
 
@@ -124,17 +137,23 @@ func (s *script) Begin() error { return nil }
 func (s *script) End() error   { return nil }
 func (s *script) Close() error { return nil }
 
-// TestOtherCardsGetOnlyTheSelect: a card with neither AP is asked the two
-// SELECTs and nothing else, and a next-generation Card that did not identify
-// sends nothing for any operation.
+var (
+	selFaceInput = "00A4040C0A" + strings.ToUpper(hex.EncodeToString(card.AIDCardFaceInput))
+	selFaceCheck = "00A4040C0A" + strings.ToUpper(hex.EncodeToString(card.AIDCardFaceCheck))
+)
+
+// TestOtherCardsGetOnlyTheSelect: a card with none of the APs is asked today's
+// SELECTs (the JPKI AP, the card-face APs), the next generation's, and nothing
+// else, and a next-generation Card that did not identify sends nothing for any
+// operation.
 func TestOtherCardsGetOnlyTheSelect(t *testing.T) {
 	s := &script{}
 	g, info, err := card.Open(s, nextgen.Generation)
 	if err != nil || info.Kind != card.KindNotJPKI {
 		t.Fatalf("%T %+v %v", g, info, err)
 	}
-	if len(s.sent) != 2 || s.sent[0] != selJPKI || s.sent[1] != selNext {
-		t.Fatalf("sent %v", s.sent)
+	if want := []string{selJPKI, selFaceInput, selFaceCheck, selNext}; strings.Join(s.sent, " ") != strings.Join(want, " ") {
+		t.Fatalf("sent %v, want %v", s.sent, want)
 	}
 	c := nextgen.New(s)
 	if _, err := c.Identify(); err != nil {
@@ -158,6 +177,21 @@ func TestOtherCardsGetOnlyTheSelect(t *testing.T) {
 	}
 }
 
+// TestCardFaceAPIsNotAskedForTheNextGeneration: a My Number Card without the
+// JPKI AP whose card-face AP answers (KindUnknownJPKI, as today's Identify
+// finds it) is not sent the next generation's SELECT: the virtual
+// next-generation card has no card-face AP (card.Open).
+func TestCardFaceAPIsNotAskedForTheNextGeneration(t *testing.T) {
+	s := &script{answers: [][2]string{{selFaceInput, "9000"}}}
+	g, info, err := card.Open(s, nextgen.Generation)
+	if _, today := g.(*card.Card); err != nil || !today || info.Kind != card.KindUnknownJPKI || !bytes.Equal(info.OtherAP, card.AIDCardFaceInput) {
+		t.Fatalf("%T %+v %v", g, info, err)
+	}
+	if want := []string{selJPKI, selFaceInput}; strings.Join(s.sent, " ") != strings.Join(want, " ") {
+		t.Fatalf("sent %v, want %v", s.sent, want)
+	}
+}
+
 // TestAnotherCardWithTheAIDIsNotYetSupported: a card that answers the assumed
 // AID but is not the virtual card (another label, or no label file) is
 // reported as not yet supported, and gets no command beyond its label.
@@ -170,7 +204,7 @@ func TestAnotherCardWithTheAIDIsNotYetSupported(t *testing.T) {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
 			s := &script{answers: answers}
 			_, info, err := card.Open(s, nextgen.Generation)
-			if err != nil || info.Kind != card.KindUnsupported || !strings.Contains(info.Reason, "not published") {
+			if err != nil || info.Kind != card.KindUnknownJPKI || !bytes.Equal(info.OtherAP, nextgen.AID) || !strings.Contains(info.Reason, "not published") {
 				t.Fatalf("%+v %v", info, err)
 			}
 			for _, c := range s.sent {

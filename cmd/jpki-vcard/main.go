@@ -4,28 +4,40 @@ package main
 
 import (
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/jpki-pkcs11/jpki-pkcs11/internal/version"
 	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
-const usage = `jpki-vcard: a virtual My Number Card (JPKI application) for tests and demos.
+const usageHead = `jpki-vcard: a virtual My Number Card (JPKI application) for tests and demos.
 
 Usage:
   jpki-vcard new DIR [--auth-pin 1234] [--sign-pin ABC123] [--under15] [--juki] [--no-pss]
                      [--name NAME] [--name-alt NAME] [--birth YYYY-MM-DD] [--sex 1|2|3]
                      [--address ADDR] [--address-alt ADDR] [--issued YYYY-MM-DD] [--latency 20ms]
+                     [--phone android|ios] [--quirk NAME]... [--ef0008 HEX]
                      [--generation current|next]
       Make a new card in DIR: RSA-2048 keys, test CA and holder certificates, PINs.
       --generation next: the next card generation as announced (ECDSA P-384 keys,
-      SHA-384 certificates valid 10 years, the same PINs), with no JPKI AP: it
-      answers the commands card/nextgen assumes until the real ones are published.
-  jpki-vcard serve DIR [--vpcd HOST:PORT] [--log FILE] [--latency 20ms]
+        SHA-384 certificates valid 10 years, the same PINs), with no JPKI AP: it
+        answers the commands card/nextgen assumes until the real ones are published
+        (not with --juki, --no-pss, --phone, --quirk or --ef0008).
+      --phone android: an Android smartphone certificate (token label JPKIAPGPSETOKEN; its
+        authentication certificate EF 000A is readable only after the authentication PIN).
+      --phone ios: the iPhone's label (JPKIAPIOSTOKEN) only, to see it reported as not supported.
+      --ef0008 HEX: the bytes of EF 0008 (default 8F8F00, 008F00 without a signature certificate).
+      --quirk NAME (may be repeated): a variation seen on real cards:
+`
+
+const usageTail = `  jpki-vcard serve DIR [--vpcd HOST:PORT] [--log FILE] [--latency 20ms]
       Serve the card in DIR to vpcd (default 127.0.0.1:35963): the card is "inserted"
       while connected. Reconnects every 200 ms when vpcd is not there. Every command
       and status word is logged to --log (default stderr), PIN bytes masked.
@@ -34,8 +46,21 @@ Usage:
       PIN tries and PIN changes are saved in DIR/state.json at once: a blocked card
       stays blocked across restarts.
   jpki-vcard info DIR
-      Print the card's kind, PIN tries left and certificate validity.
+      Print the card's kind, variations, PIN tries left and certificate validity.
+  jpki-vcard --version
+      Print the version.
 `
+
+// usage is the help text, the quirks listed from vcard.QuirkList.
+var usage = func() string {
+	var b strings.Builder
+	b.WriteString(usageHead)
+	for _, q := range vcard.QuirkList {
+		fmt.Fprintf(&b, "        %-13s %s\n", q.Name, q.Doc)
+	}
+	b.WriteString(usageTail)
+	return b.String()
+}()
 
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
@@ -58,6 +83,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
+		return nil
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, "jpki-vcard", version.Version)
 		return nil
 	case "new":
 		return cmdNew(args[1:], stdout)
@@ -107,6 +135,19 @@ func cmdNew(args []string, stdout io.Writer) error {
 	fs.StringVar(&issued, "issued", "", "issue date YYYY-MM-DD (default: 30 days ago; Juki 2014-04-01)")
 	fs.DurationVar(&o.Latency, "latency", 0, "delay added to every APDU")
 	fs.StringVar(&o.Generation, "generation", vcard.GenerationCurrent, "card generation: current (RSA-2048) or next (ECDSA P-384, assumed commands)")
+	fs.StringVar(&o.Phone, "phone", "", "android or ios: a smartphone certificate")
+	fs.Func("quirk", "a card variation (may be repeated)", func(v string) error {
+		o.Quirks = append(o.Quirks, v)
+		return nil
+	})
+	fs.Func("ef0008", "the bytes of EF 0008 in hex", func(v string) error {
+		b, err := hex.DecodeString(strings.ReplaceAll(v, " ", ""))
+		if err != nil || len(b) == 0 {
+			return fmt.Errorf("want hex bytes, e.g. 8F8F00")
+		}
+		o.EF0008 = b
+		return nil
+	})
 	dir, err := parseWithDir(fs, args)
 	if err != nil {
 		return err
@@ -141,8 +182,15 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	switch {
 	case st.Options.Juki:
 		kind = "Juki card"
+	case st.Options.Phone == vcard.PhoneAndroid:
+		kind = "Android smartphone certificate (JPKIAPGPSETOKEN; the authentication certificate only after the authentication PIN)"
+	case st.Options.Phone == vcard.PhoneIOS:
+		kind = "iPhone smartphone certificate label (JPKIAPIOSTOKEN; not supported by the module)"
 	case st.Options.Under15:
 		kind = "My Number Card without a signature certificate (under 15)"
+	}
+	if st.Options.Under15 && st.Options.Phone != "" {
+		kind += ", without a signature certificate"
 	}
 	if st.Options.NoPSS {
 		kind += ", no PSS"
@@ -151,6 +199,12 @@ func cmdInfo(args []string, stdout io.Writer) error {
 		kind += ", next generation (ECDSA P-384, assumed commands)"
 	}
 	fmt.Fprintf(stdout, "kind:            %s\n", kind)
+	for _, q := range st.Options.Quirks {
+		fmt.Fprintf(stdout, "quirk:           %s\n", q)
+	}
+	if st.Options.EF0008 != nil {
+		fmt.Fprintf(stdout, "EF 0008:         % X\n", st.Options.EF0008)
+	}
 	fmt.Fprintf(stdout, "ATR:             % X\n", c.ATR())
 	fmt.Fprintf(stdout, "auth PIN tries:  %d of 3%s\n", st.AuthTries, blocked(st.AuthTries))
 	if !st.Options.Under15 {

@@ -31,6 +31,14 @@ func (a *app) readCerts(s *session, sign bool) ([]certFile, error) {
 		if err := needKey(s, card.SignKey); err != nil {
 			return nil, err
 		}
+	}
+	if s.info.AuthCertNeedsPIN {
+		// a smartphone shows its authentication certificate only after the PIN
+		if err := a.login(s.c, card.AuthKey); err != nil {
+			return nil, err
+		}
+	}
+	if sign {
 		if err := a.login(s.c, card.SignKey); err != nil {
 			return nil, err
 		}
@@ -206,9 +214,12 @@ func (a *app) holder(args []string) error {
 		return fmt.Errorf("the signature certificate's holder attributes: %w", err)
 	}
 	var warnings []string
-	if ad, err := s.c.ReadFile(card.EFAuthCert); err == nil {
-		if ac, err := x509.ParseCertificate(ad); err == nil && certinfo.SignOutlivesAuth(r.cert, ac) {
-			warnings = append(warnings, outlivesWarning(r.cert, ac))
+	// (a smartphone's authentication certificate needs its own PIN: not asked here)
+	if !s.info.AuthCertNeedsPIN {
+		if ad, err := s.c.ReadFile(card.EFAuthCert); err == nil {
+			if ac, err := x509.ParseCertificate(ad); err == nil && certinfo.SignOutlivesAuth(r.cert, ac) {
+				warnings = append(warnings, outlivesWarning(r.cert, ac))
+			}
 		}
 	}
 	if a.opt.json {

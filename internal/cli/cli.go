@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/internal/version"
 )
 
 // Env is everything the program takes from its process, so tests can run it in
@@ -60,14 +61,16 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"status": {"every reader, what is in it, PIN tries left, certificate validity and renewal", (*app).status},
-		"certs":  {"export the certificates [--pem|--der] [--out DIR] [--sign]", (*app).certs},
-		"holder": {"the holder's name, birth date, sex, address (asks the signature password)", (*app).holder},
-		"pin":    {"pin status | pin change auth|sign", (*app).pin},
-		"sign":   {"sign a file: --key auth|sign [--detached] [--out SIG] FILE (CMS/PKCS#7)", (*app).sign},
-		"verify": {"check a CMS signature and its chain: FILE SIG [--ca CAFILE]", (*app).verify},
-		"pdf":    {"pdf sign IN.pdf OUT.pdf [--reason TEXT] [--location TEXT]", (*app).pdf},
-		"help":   {"this help", (*app).help},
+		"status":   {"every reader, what is in it, PIN tries left, certificate validity and renewal", (*app).status},
+		"certs":    {"export the certificates [--pem|--der] [--out DIR] [--sign]", (*app).certs},
+		"holder":   {"the holder's name, birth date, sex, address (asks the signature password)", (*app).holder},
+		"pin":      {"pin status | pin change auth|sign", (*app).pin},
+		"sign":     {"sign a file: --key auth|sign [--detached] [--out SIG] FILE (CMS/PKCS#7)", (*app).sign},
+		"verify":   {"check a CMS signature and its chain: FILE SIG [--ca CAFILE]", (*app).verify},
+		"pdf":      {"pdf sign IN.pdf OUT.pdf [--reason TEXT] [--location TEXT]", (*app).pdf},
+		"diagnose": {"what the card answers, safe to share in a bug report: [--reader N] [--out FILE] (no PIN asked)", (*app).diagnose},
+		"setup":    {"register the card in your Firefox, Thunderbird and NSS databases [--status] [--remove] [--module PATH]", (*app).setup},
+		"help":     {"this help", (*app).help},
 	}
 }
 
@@ -111,6 +114,10 @@ func Run(args []string, env Env) int {
 }
 
 func (a *app) dispatch(args []string) error {
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-version" || args[0] == "version") {
+		fmt.Fprintln(a.env.Stdout, "jpki", version.Version)
+		return nil
+	}
 	fs := a.flags("jpki")
 	rest, err := parseFlags(fs, args, true)
 	if err != nil {
@@ -140,12 +147,13 @@ func (a *app) help([]string) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-7s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nFlags for every command:")
 	fmt.Fprintln(w, "  --reader N|NAME  the reader (index or name as 'jpki status' lists them); optional with one card")
 	fmt.Fprintln(w, "  --json           machine-readable output")
 	fmt.Fprintln(w, "  --pin-stdin      read PINs from stdin, one line per PIN asked, instead of the terminal")
+	fmt.Fprintln(w, "\njpki --version prints the version ("+version.Version+").")
 	fmt.Fprintln(w, "\nPINs: authentication PIN = 4 digits (3 tries); signature password = 6-16 of A-Z, 0-9 (5 tries).")
 	fmt.Fprintln(w, "A blocked PIN can only be reset at your municipal office. PINs are never taken from the command line.")
 	return nil

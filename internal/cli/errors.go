@@ -92,10 +92,15 @@ func explain(err error) string {
 	return err.Error()
 }
 
-// unsupportedError is the error of a card that identified as a generation not
-// yet supported (card.KindUnsupported), with the reason.
-func unsupportedError(info card.Info) error {
-	return fmt.Errorf("%w (%s)", card.ErrNotYetSupported, info.Reason)
+// unknownJPKI says what follows for a My Number Card whose JPKI application this
+// version does not know (card.KindUnknownJPKI): this version cannot use it, not
+// yet (a next-generation card), with the reason a generation gave.
+func unknownJPKI(info card.Info) string {
+	s := "this version cannot use it: " + card.NotYetSupported
+	if info.Reason != "" {
+		s += " (" + info.Reason + ")"
+	}
+	return s
 }
 
 // nextGeneration says which generation speaks to a card that is not of today's

@@ -117,7 +117,7 @@ func (a *app) open() (*session, error) {
 		if err != nil {
 			continue
 		}
-		if s.info.Kind == card.KindNotJPKI || s.info.Kind == card.KindUnsupported {
+		if unusable(s) != nil {
 			s.close()
 			continue
 		}
@@ -139,15 +139,25 @@ func (a *app) checkJPKI(s *session, err error) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch s.info.Kind {
-	case card.KindNotJPKI:
+	if err := unusable(s); err != nil {
 		s.close()
-		return nil, fmt.Errorf("reader %d (%s): %w", s.index, s.reader, card.ErrNoJPKI)
-	case card.KindUnsupported:
-		s.close()
-		return nil, fmt.Errorf("reader %d (%s): %w", s.index, s.reader, unsupportedError(s.info))
+		return nil, err
 	}
 	return s, nil
+}
+
+// unusable says why the card of s cannot be used for JPKI (nil when it can).
+func unusable(s *session) error {
+	switch s.info.Kind {
+	case card.KindNotJPKI:
+		return fmt.Errorf("reader %d (%s): %w", s.index, s.reader, card.ErrNoJPKI)
+	case card.KindUnknownJPKI:
+		return fmt.Errorf("reader %d (%s) holds %s: %s. 'jpki diagnose --reader %d --out report.txt' writes what the card answers, safe to attach to a bug report",
+			s.index, s.reader, s.info.Kind, unknownJPKI(s.info), s.index)
+	case card.KindIPhone:
+		return fmt.Errorf("reader %d (%s) holds an iPhone smartphone certificate: %s", s.index, s.reader, card.IPhoneNotSupported)
+	}
+	return nil
 }
 
 // pickReader resolves --reader: an index in status order, an exact name, or a

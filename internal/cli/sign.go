@@ -50,7 +50,9 @@ func (a *app) unlockKey(s *session, k card.Key) (*signingKey, error) {
 		return nil
 	}
 	var cert *x509.Certificate
-	if k == card.AuthKey {
+	if k == card.AuthKey && !s.info.AuthCertNeedsPIN {
+		// read before the PIN: an expired certificate is refused without asking it
+		// (a smartphone shows the certificate only after the PIN)
 		c, err := readCert(k.CertFile(), "authentication certificate")
 		if err != nil {
 			return nil, err

@@ -17,13 +17,14 @@ import (
 type readerReport struct {
 	Index       int          `json:"index"`
 	Reader      string       `json:"reader"`
-	Card        string       `json:"card"` // empty, not_jpki, my_number, my_number_no_sign, juki, other, error
+	Card        string       `json:"card"` // empty, error, or card.Kind.Code(): not_jpki, my_number, my_number_no_sign, juki, android_phone, iphone, my_number_unknown_jpki
 	Description string       `json:"description"`
 	TokenLabel  string       `json:"token_label,omitempty"`
 	Generation  string       `json:"generation,omitempty"` // the next generation: what speaks to it
 	AuthTries   *int         `json:"auth_tries,omitempty"`
 	SignTries   *int         `json:"sign_tries,omitempty"`
 	Certs       []certReport `json:"certificates,omitempty"`
+	AuthCert    string       `json:"authentication_certificate,omitempty"`
 	SignCert    string       `json:"signature_certificate,omitempty"`
 	Warnings    []string     `json:"warnings,omitempty"`
 	Error       string       `json:"error,omitempty"`
@@ -43,24 +44,6 @@ type certReport struct {
 var roleNames = map[string]string{
 	"auth": "authentication certificate", "auth_ca": "authentication CA certificate",
 	"sign": "signature certificate", "sign_ca": "signature CA certificate",
-}
-
-func kindCode(k card.Kind) string {
-	switch k {
-	case card.KindNotJPKI:
-		return "not_jpki"
-	case card.KindMyNumber:
-		return "my_number"
-	case card.KindMyNumberNoSign:
-		return "my_number_no_sign"
-	case card.KindJuki:
-		return "juki"
-	case card.KindOther:
-		return "other"
-	case card.KindUnsupported:
-		return "unsupported"
-	}
-	return "unknown"
 }
 
 func (a *app) report(role string, der []byte) (certReport, error) {
@@ -122,13 +105,16 @@ func (a *app) readerStatus(rs []card.ReaderStatus, i int, r card.ReaderStatus) r
 		return rep
 	}
 	defer s.close()
-	rep.Card, rep.Description, rep.TokenLabel = kindCode(s.info.Kind), s.info.Kind.String(), s.info.TokenLabel
-	if s.info.Kind == card.KindNotJPKI {
+	rep.Card, rep.Description, rep.TokenLabel = s.info.Kind.Code(), s.info.Kind.String(), s.info.TokenLabel
+	switch s.info.Kind {
+	case card.KindNotJPKI:
 		rep.Description = "not a JPKI card (no My Number Card application)"
 		return rep
-	}
-	if s.info.Kind == card.KindUnsupported {
-		rep.Error = explain(unsupportedError(s.info))
+	case card.KindUnknownJPKI:
+		rep.Warnings = append(rep.Warnings, unknownJPKI(s.info)+"; 'jpki diagnose' writes a report of what the card answers, safe to attach to a bug report")
+		return rep
+	case card.KindIPhone:
+		rep.Warnings = append(rep.Warnings, card.IPhoneNotSupported)
 		return rep
 	}
 	if s.c.Algorithm() != card.RSA2048 {
@@ -152,12 +138,15 @@ func (a *app) readerStatus(rs []card.ReaderStatus, i int, r card.ReaderStatus) r
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s tries: %s", pinName(k), explain(err)))
 		}
 	}
+	if s.info.AuthCertNeedsPIN && s.info.HasAuthCert {
+		rep.AuthCert = "present; on a smartphone it is readable only after the authentication PIN ('jpki certs' asks it)"
+	}
 	files := []struct {
 		role string
 		ef   uint16
 		skip bool
 	}{
-		{"auth", card.EFAuthCert, !s.info.HasAuthCert},
+		{"auth", card.EFAuthCert, !s.info.HasAuthCert || s.info.AuthCertNeedsPIN},
 		{"sign", card.EFSignCert, !s.info.HasSignCert},
 		{"auth_ca", card.EFAuthCACert, false},
 		{"sign_ca", card.EFSignCACert, !s.info.HasSignCert},
@@ -234,6 +223,9 @@ func printReport(w io.Writer, r readerReport) {
 	}
 	for _, c := range r.Certs {
 		fmt.Fprintf(w, "  %s: %s\n    %s\n", roleNames[c.Role], c.Subject, c.Summary)
+	}
+	if r.AuthCert != "" {
+		fmt.Fprintf(w, "  authentication certificate: %s\n", r.AuthCert)
 	}
 	if r.SignCert != "" {
 		fmt.Fprintf(w, "  signature certificate: %s\n", r.SignCert)

@@ -117,6 +117,28 @@ func TestCABIWithToken(t *testing.T) {
 	runWithToken(t, makeModule(t), compile(t, t.TempDir()), nil)
 }
 
+// TestCABIWithTokensAuth runs the checks on a token against the authentication
+// token shown alone (tokens=auth, docs/ONE-PIN.md): there it is login-required,
+// its private key private, and every check of the default layout holds.
+func TestCABIWithTokensAuth(t *testing.T) {
+	runWithToken(t, makeModule(t), compile(t, t.TempDir()), []string{"JPKI_PKCS11_TOKENS=auth"})
+}
+
+// TestCABIAuthEntry runs every check against build/jpki-pkcs11-auth.so, the
+// authentication-only entry point (module/authentry): its own C code reads the
+// caller's C_Initialize arguments and hands out the function lists, so the bad
+// pReserved cases, the interface lists and the checks on a token hold there too.
+func TestCABIAuthEntry(t *testing.T) {
+	mod, err := harness.Build("build/jpki-pkcs11-auth.so")
+	if err != nil {
+		t.Fatal(err)
+	}
+	makeModule(t) // the entry point loads it from its own folder
+	bin := compile(t, t.TempDir())
+	run(t, append(os.Environ(), noService), bin, mod)
+	runWithToken(t, mod, bin, nil)
+}
+
 // runWithToken runs bin against mod with the virtual card of the private pcscd.
 func runWithToken(t *testing.T, mod, bin string, env []string) {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
 )
@@ -89,7 +88,9 @@ func TestGnuTLSClientAuth(t *testing.T) {
 			srv := clienttest.StartServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
 				"-cert", srvCert, "-key", srvKey, "-CAfile", caPEM, "-Verify", "1", "-tls1_2", "-www")
 			env := clienttest.Env(t, "GNUTLS_PIN="+clienttest.AuthPIN)
-			out, err := runHeldStdin(t, env, "GET / HTTP/1.0\r\n\r\n", 20*time.Second, "gnutls-cli",
+			// gnutls-cli hangs up at the end of its input: keep stdin open until the
+			// page has come (s_server -www ends it with </HTML>)
+			out, err := clienttest.RunStaged(t, env, []clienttest.Stage{{Input: "GET / HTTP/1.0\r\n\r\n"}}, "</HTML>", "gnutls-cli",
 				"--provider", fx.Module, "--priority", c.priority, "--x509cafile", srvCert,
 				"--x509certfile", obj+";type=cert", "--x509keyfile", obj+";type=private",
 				"-p", fmt.Sprint(port), "localhost")
@@ -101,12 +102,7 @@ func TestGnuTLSClientAuth(t *testing.T) {
 			_, page, _ := strings.Cut(out, "HTTP/1.0 200 ok")
 			clienttest.Contains(t, "s_server page", page, "Client certificate", "Subject: C=JP, CN="+cn,
 				"Peer signature type: "+c.sigType+"\n")
-			// s_server writes its verify log on its own schedule: give it a moment
-			want := "depth=0 C = JP, CN = " + cn
-			for end := time.Now().Add(5 * time.Second); !strings.Contains(srv.Output(), want) && time.Now().Before(end); {
-				time.Sleep(50 * time.Millisecond)
-			}
-			clienttest.Contains(t, "s_server log", srv.Output(), want)
+			srv.WaitOutput(t, "s_server log", "depth=0 C = JP, CN = "+cn)
 			if m := clienttest.SignMechanisms(t, env); len(m) != 1 || m[0] != c.mech {
 				t.Fatalf("signed with mechanisms %#x, want one %#x", m, c.mech)
 			}

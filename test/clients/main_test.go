@@ -7,12 +7,10 @@
 package clients
 
 import (
-	"context"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
 )
@@ -46,61 +44,4 @@ func authAlwaysAuthenticate(t *testing.T, tk tokens) bool {
 	out := fx.MustPKCS11Tool(t, clienttest.Env(t), "--slot", strconv.Itoa(tk.auth), "-O")
 	k, ok := clienttest.Find(clienttest.ParseObjects(out), "Private Key", "User Authentication Key")
 	return ok && strings.Contains(k.Access, "always authenticate")
-}
-
-// runHeldStdin runs name args with stdin that gives input and then stays open (a
-// client that must not hang up before the server answers) until the program exits
-// or hold passes. It returns the combined output and the error.
-func runHeldStdin(t *testing.T, env []string, input string, hold time.Duration, name string, args ...string) (string, error) {
-	t.Helper()
-	return runStaged(t, env, []stage{{input, ""}}, hold, name, args...)
-}
-
-// stage is a piece of stdin written once the program's output contains after
-// ("" at once).
-type stage struct{ input, after string }
-
-// runStaged runs name args and writes the stages to its stdin in order, each once
-// the output shows its marker (a PIN prompt answered before the request, say);
-// stdin stays open until the program exits or hold passes after the last stage.
-func runStaged(t *testing.T, env []string, stages []stage, hold time.Duration, name string, args ...string) (string, error) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), clienttest.DefaultTimeout)
-	defer cancel()
-	cmd := clienttest.Cmd(ctx, env, name, args...)
-	cmd.Stdin = r
-	var out clienttest.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer w.Close()
-		for _, s := range stages {
-			for s.after != "" && !strings.Contains(out.String(), s.after) {
-				select {
-				case <-done:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
-			if _, err := w.WriteString(s.input); err != nil {
-				return
-			}
-		}
-		select {
-		case <-done:
-		case <-time.After(hold):
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
-	return out.String(), err
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
 )
@@ -105,12 +104,12 @@ func TestOpenSSLClientAuth(t *testing.T) {
 			// PIN for the signature's context-specific login through OpenSSL's UI (the
 			// terminal; stdin here), whatever pin-value says: answer it first. The
 			// request goes once the handshake is done.
-			var stages []stage
+			var stages []clienttest.Stage
 			if always {
-				stages = append(stages, stage{clienttest.AuthPIN + "\n", ""})
+				stages = append(stages, clienttest.Stage{Input: clienttest.AuthPIN + "\n"})
 			}
-			stages = append(stages, stage{"GET / HTTP/1.0\r\n\r\n", "SSL-Session:"})
-			out, err := runStaged(t, env, stages, 20*time.Second, "openssl", args...)
+			stages = append(stages, clienttest.Stage{Input: "GET / HTTP/1.0\r\n\r\n", After: "SSL-Session:"})
+			out, err := clienttest.RunStaged(t, env, stages, "", "openssl", args...)
 			if err != nil {
 				t.Fatalf("s_client: %v\n%s", err, out)
 			}
@@ -120,7 +119,7 @@ func TestOpenSSLClientAuth(t *testing.T) {
 			_, page, _ := strings.Cut(out, "HTTP/1.0 200 ok")
 			clienttest.Contains(t, "s_server page", page, "Client certificate", "Subject: C=JP, CN="+cn,
 				"Peer signature type: "+c.sigalg+"\n")
-			clienttest.Contains(t, "s_server log", srv.Output(), "depth=0 C = JP, CN = "+cn)
+			srv.WaitOutput(t, "s_server log", "depth=0 C = JP, CN = "+cn)
 			if m := clienttest.SignMechanisms(t, env); len(m) != 1 || m[0] != c.mech {
 				t.Fatalf("signed with mechanisms %#x, want one %#x", m, c.mech)
 			}

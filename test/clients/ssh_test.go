@@ -103,7 +103,7 @@ func TestSSHLogin(t *testing.T) {
 	}
 	clienttest.Contains(t, "ssh", out, "logged-in-as-root")
 	fp := strings.Fields(clienttest.MustRun(t, nil, "ssh-keygen", "-l", "-f", filepath.Join(dir, "authorized_keys")))[1]
-	clienttest.Contains(t, "sshd log", srv.Output(), "Accepted publickey for root from 127.0.0.1", "RSA "+fp)
+	srv.WaitOutput(t, "sshd log", "Accepted publickey for root from 127.0.0.1", "RSA "+fp)
 }
 
 // TestSSHAgent: `ssh-add -s module` gives the card to ssh-agent (the PIN from
@@ -156,5 +156,5 @@ func TestSSHAgent(t *testing.T) {
 		}
 		clienttest.Contains(t, "ssh", out, "logged-in-as-root")
 	}
-	clienttest.Contains(t, "sshd log", srv.Output(), "Accepted publickey for root from 127.0.0.1")
+	srv.WaitOutput(t, "sshd log", "Accepted publickey for root from 127.0.0.1")
 }

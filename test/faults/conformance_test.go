@@ -11,12 +11,22 @@ import (
 // CKF_WRITE_PROTECTED; creating, copying, changing or destroying an object, and
 // generating keys, on a valid session are refused with CKR_TOKEN_WRITE_PROTECTED
 // (CKR_SESSION_READ_ONLY on a read-only session, where the specification allows
-// either); a bad session handle is reported first. C_GenerateRandom and
-// CKR_ARGUMENTS_BAD ordering are covered by test/cabi.
+// either); a bad session handle is reported first. The same holds with the
+// authentication token shown alone (tokens=auth, where it is login-required).
+// C_GenerateRandom and CKR_ARGUMENTS_BAD ordering are covered by test/cabi.
 func TestReadOnlyToken(t *testing.T) {
 	serve(t, cardA, 0)
-	h := start(t)
-	for _, slot := range []int{slotA, slotASign} {
+	t.Run("default", func(t *testing.T) { readOnlyToken(t, start(t), slotA, slotASign) })
+	t.Run("tokens=auth", func(t *testing.T) {
+		h := host.Start(t, append(pc.Env(), "JPKI_PKCS11_TOKENS=auth"))
+		host.Expect(t, "C_Initialize", h.Call(call, "init"), ck.CKR_OK)
+		readOnlyToken(t, h, slotA)
+	})
+}
+
+// readOnlyToken is TestReadOnlyToken on the tokens of slots.
+func readOnlyToken(t *testing.T, h *host.Host, slots ...int) {
+	for _, slot := range slots {
 		ti := h.Call(call, "tokinfo", slot)
 		host.Expect(t, "C_GetTokenInfo", ti, ck.CKR_OK)
 		if ck.ULong(ti.Uint(0))&ck.CKF_WRITE_PROTECTED == 0 {

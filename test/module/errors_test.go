@@ -68,17 +68,36 @@ func TestReturnValues(t *testing.T) {
 }
 
 // TestPKCS11ToolTest: `pkcs11-tool --test` with login passes on both tokens ("No
-// errors"; its exit code ignores errors).
+// errors"; its exit code ignores errors), in the default layout and with the
+// authentication token shown alone (tokens=auth), where it is login-required and
+// pkcs11-tool runs the parts that need a user session too.
 func TestPKCS11ToolTest(t *testing.T) {
 	fx.ServeCard(t, fx.CardDir(t, "normal"), 0)
-	env := clienttest.Env(t)
-	r := slotsOf(t, clienttest.ParseSlots(tool(t, env, "-L")), 0)
-	for _, k := range []struct {
-		slot int
-		pin  string
-	}{{r.auth, clienttest.AuthPIN}, {r.sign, clienttest.SignPIN}} {
-		out, _ := fx.PKCS11Tool(t, env, append(slotArg(k.slot), "--login", "--pin", k.pin, "--test", "--allow-sw")...)
-		clienttest.Contains(t, "pkcs11-tool --test", out, "No errors", "all 4 signature functions seem to work", "all 4 digest functions seem to work")
+	for _, layout := range []struct{ name, env string }{{"default", ""}, {"tokens=auth", "JPKI_PKCS11_TOKENS=auth"}} {
+		t.Run(layout.name, func(t *testing.T) {
+			var env []string
+			if layout.env == "" {
+				env = clienttest.Env(t)
+			} else {
+				env = clienttest.Env(t, layout.env)
+			}
+			slots := clienttest.ParseSlots(tool(t, env, "-L"))
+			r := slotsOf(t, slots, 0)
+			keys := []struct {
+				slot int
+				pin  string
+			}{{r.auth, clienttest.AuthPIN}}
+			if layout.env == "" {
+				keys = append(keys, struct {
+					slot int
+					pin  string
+				}{r.sign, clienttest.SignPIN})
+			}
+			for _, k := range keys {
+				out, _ := fx.PKCS11Tool(t, env, append(slotArg(k.slot), "--login", "--pin", k.pin, "--test", "--allow-sw")...)
+				clienttest.Contains(t, "pkcs11-tool --test", out, "No errors", "all 4 signature functions seem to work", "all 4 digest functions seem to work")
+			}
+		})
 	}
 }
 

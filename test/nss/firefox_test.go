@@ -59,14 +59,14 @@ func TestFirefoxClientAuth(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/firefox-esr"); err != nil {
 		t.Fatal("firefox-esr is not installed (make deps installs it)")
 	}
-	t.Run("both-tokens", func(t *testing.T) { firefoxLogin(t) })
-	t.Run("tokens=auth", func(t *testing.T) { firefoxLogin(t, "-string", "tokens=auth") })
+	t.Run("both-tokens", func(t *testing.T) { firefoxLogin(t, fx.SharedCard(t), clienttest.AuthToken) })
+	t.Run("tokens=auth", func(t *testing.T) { firefoxLogin(t, fx.SharedCard(t), clienttest.AuthToken, "-string", "tokens=auth") })
 }
 
-// firefoxLogin runs the TLS login of TestFirefoxClientAuth; modutilArgs are more
-// modutil -add arguments.
-func firefoxLogin(t *testing.T, modutilArgs ...string) {
-	c := fx.SharedCard(t)
+// firefoxLogin runs the TLS login of TestFirefoxClientAuth with the card c, whose
+// authentication token is labelled token; modutilArgs are more modutil -add
+// arguments.
+func firefoxLogin(t *testing.T, c *clienttest.Card, token string, modutilArgs ...string) {
 	env := clienttest.Env(t)
 	dir := t.TempDir()
 	// a test CA and a server certificate it issued (Firefox refuses a self-signed
@@ -153,8 +153,8 @@ func firefoxLogin(t *testing.T, modutilArgs ...string) {
 	clienttest.Contains(t, "s_server page (in Firefox)", page, "Client certificate", "CN="+cn)
 	clienttest.Contains(t, "s_server log", srv.output(), "depth=0 C = JP, CN = "+cn, "verify return:1")
 	// one prompt, for the authentication token
-	if len(prompts) != 1 || !strings.Contains(prompts[0], "password: ") || !strings.Contains(prompts[0], clienttest.AuthToken) {
-		t.Fatalf("prompts %q: want exactly one password prompt, for %q", prompts, clienttest.AuthToken)
+	if len(prompts) != 1 || !strings.Contains(prompts[0], "password: ") || !strings.Contains(prompts[0], token) {
+		t.Fatalf("prompts %q: want exactly one password prompt, for %q", prompts, token)
 	}
 	// the card saw one PIN (the authentication PIN) and no access to EF 0001
 	if n := fx.APDUsSince(t, mark, `^00 20 00 80 [0-9A-F]{2} `); n != 1 {

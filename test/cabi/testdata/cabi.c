@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,7 +87,7 @@ static CK_RV before_init(const char *name)
 
 static const char *const unsupported[] = {
 	"C_InitToken", "C_InitPIN", "C_GetOperationState", "C_SetOperationState",
-	"C_GetObjectSize", "C_EncryptInit", "C_Encrypt", "C_EncryptUpdate",
+	"C_EncryptInit", "C_Encrypt", "C_EncryptUpdate",
 	"C_EncryptFinal", "C_DecryptInit", "C_Decrypt", "C_DecryptUpdate", "C_DecryptFinal",
 	"C_DigestKey", "C_SignRecoverInit", "C_SignRecover", "C_VerifyRecoverInit",
 	"C_VerifyRecover", "C_DigestEncryptUpdate", "C_DecryptDigestUpdate",
@@ -106,7 +107,7 @@ static const char *const bad_args[] = {
 	"C_GetMechanismList", "C_GetMechanismInfo", "C_OpenSession", "C_GetSessionInfo",
 	"C_FindObjects", "C_DigestInit", "C_Digest", "C_DigestFinal", "C_SignInit", "C_Sign",
 	"C_SignFinal", "C_VerifyInit", "C_WaitForSlotEvent", "C_GetInterfaceList",
-	"C_GetInterface", "C_CreateObject", "C_CopyObject", NULL,
+	"C_GetInterface", "C_CreateObject", "C_CopyObject", "C_GetObjectSize", NULL,
 };
 
 static int in(const char *name, const char *const *list)
@@ -222,6 +223,75 @@ static void initialize_args(void)
 	}
 }
 
+/*
+ * C_Initialize with a pReserved (or pInitArgs) that is not safely readable: the
+ * module must answer CKR_ARGUMENTS_BAD without faulting (an over-read here kills
+ * this process). Three pages: readable, PROT_NONE, unmapped. A parameter string that
+ * ends right before the PROT_NONE page is read whole (CKR_OK), so is one of exactly
+ * the bound (4096 bytes); one byte more is refused.
+ */
+static void bad_reserved(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	CK_C_INITIALIZE_ARGS a;
+	char *m, *longest;
+	static const char tokens[] = "tokens=auth";
+
+	section("bad_reserved");
+	m = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(m != MAP_FAILED);
+	if (m == MAP_FAILED)
+		return;
+	CHECK(mprotect(m + pg, pg, PROT_NONE) == 0);
+	CHECK(munmap(m + 2 * pg, pg) == 0);
+	memset(&a, 0, sizeof a);
+	a.flags = CKF_OS_LOCKING_OK;
+
+	a.pReserved = (CK_VOID_PTR)1;
+	EXPECT(f2->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	a.pReserved = m + 2 * pg + 100; /* unmapped */
+	EXPECT(f2->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	a.pReserved = m + pg; /* PROT_NONE */
+	EXPECT(f2->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	memset(m + pg - 16, 'A', 16); /* 16 bytes, no NUL, then PROT_NONE */
+	a.pReserved = m + pg - 16;
+	EXPECT(f2->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	memset(m, 'B', pg); /* a whole readable page without a NUL */
+	a.pReserved = m;
+	EXPECT(f2->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+	/* pInitArgs itself unreadable, or running into the PROT_NONE page */
+	EXPECT(f2->C_Initialize((CK_VOID_PTR)8), CKR_ARGUMENTS_BAD);
+	EXPECT(f2->C_Initialize(m + pg - sizeof a / 2), CKR_ARGUMENTS_BAD);
+	EXPECT(f2->C_Initialize(m + 2 * pg), CKR_ARGUMENTS_BAD);
+
+	/* the real thing, ending at the PROT_NONE page: read, and it takes effect */
+	memcpy(m + pg - sizeof tokens, tokens, sizeof tokens);
+	a.pReserved = m + pg - sizeof tokens;
+	EXPECT(f2->C_Initialize(&a), CKR_OK);
+	if (have_service) {
+		CK_ULONG n = 0;
+		EXPECT(f2->C_GetSlotList(CK_TRUE, NULL, &n), CKR_OK);
+		CHECK(n == 1); /* tokens=auth: one token on the one card */
+	}
+	EXPECT(f2->C_Finalize(NULL), CKR_OK);
+
+	/* the bound: 4096 bytes before the NUL are read, 4097 are too many */
+	longest = malloc(4098);
+	CHECK(longest != NULL);
+	if (longest != NULL) {
+		memset(longest, ' ', 4097);
+		longest[4096] = '\0';
+		a.pReserved = longest;
+		EXPECT(f2->C_Initialize(&a), CKR_OK);
+		EXPECT(f2->C_Finalize(NULL), CKR_OK);
+		longest[4096] = ' ';
+		longest[4097] = '\0';
+		EXPECT(f2->C_Initialize(&a), CKR_ARGUMENTS_BAD);
+		free(longest);
+	}
+	munmap(m, 2 * pg);
+}
+
 static void info(void)
 {
 	CK_INFO i;
@@ -281,6 +351,7 @@ static void bad_calls(void)
 	EXPECT(f2->C_FindObjects(bogus, objs, 4, &n), CKR_SESSION_HANDLE_INVALID);
 	EXPECT(f2->C_FindObjectsFinal(bogus), CKR_SESSION_HANDLE_INVALID);
 	EXPECT(f2->C_GetAttributeValue(bogus, 1, tmpl, 2), CKR_SESSION_HANDLE_INVALID);
+	EXPECT(f2->C_GetObjectSize(bogus, 1, &n), CKR_SESSION_HANDLE_INVALID);
 	EXPECT(f2->C_SignInit(bogus, &mech, 1), CKR_SESSION_HANDLE_INVALID);
 	EXPECT(f2->C_SignInit(bogus, &psm, 1), CKR_SESSION_HANDLE_INVALID);
 	EXPECT(f2->C_Sign(bogus, data, sizeof data, NULL, &outLen), CKR_SESSION_HANDLE_INVALID);
@@ -308,6 +379,7 @@ static void bad_calls(void)
 	EXPECT(f2->C_FindObjects(bogus, NULL, 4, &n), CKR_ARGUMENTS_BAD);
 	EXPECT(f2->C_FindObjects(bogus, objs, 4, NULL), CKR_ARGUMENTS_BAD);
 	EXPECT(f2->C_GetAttributeValue(bogus, 1, NULL, 2), CKR_ARGUMENTS_BAD);
+	EXPECT(f2->C_GetObjectSize(bogus, 1, NULL), CKR_ARGUMENTS_BAD);
 	EXPECT(f2->C_SignInit(bogus, &nullParam, 1), CKR_ARGUMENTS_BAD);
 	EXPECT(f2->C_Sign(bogus, NULL, 10, out, &outLen), CKR_ARGUMENTS_BAD);
 	EXPECT(f2->C_Sign(bogus, data, sizeof data, out, NULL), CKR_ARGUMENTS_BAD);
@@ -489,13 +561,100 @@ static void forked(int initialised)
 	}
 }
 
+/*
+ * An argument error ends the active operation (the specification: "A call to C_Sign
+ * always terminates the active signing operation unless it returns
+ * CKR_BUFFER_TOO_SMALL or is a successful call to determine the length"; the same
+ * for every call of a signing, verifying or digesting operation). After each
+ * refused call the operation is gone: the next good call answers
+ * CKR_OPERATION_NOT_INITIALIZED. key may be 0 (not logged in: digests only).
+ */
+static void argument_errors_end_operations(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key, CK_OBJECT_HANDLE pub)
+{
+	CK_MECHANISM sm = {CKM_SHA256_RSA_PKCS, NULL, 0}, dm = {CKM_SHA256, NULL, 0};
+	CK_BYTE data[32] = {5}, sig[512], out[64];
+	CK_ULONG n;
+
+	section("argument_errors_end_operations");
+	if (key != 0) {
+		/* a good signature to verify with, below */
+		CK_ULONG sigLen = sizeof sig;
+		EXPECT(f2->C_SignInit(h, &sm, key), CKR_OK);
+		EXPECT(f2->C_Sign(h, data, sizeof data, sig, &sigLen), CKR_OK);
+
+		EXPECT(f2->C_SignInit(h, &sm, key), CKR_OK);
+		EXPECT(f2->C_Sign(h, data, sizeof data, sig, NULL), CKR_ARGUMENTS_BAD);
+		n = sizeof sig;
+		EXPECT(f2->C_Sign(h, data, sizeof data, sig, &n), CKR_OPERATION_NOT_INITIALIZED);
+		EXPECT(f2->C_SignInit(h, &sm, key), CKR_OK);
+		EXPECT(f2->C_Sign(h, NULL, 5, NULL, &n), CKR_ARGUMENTS_BAD); /* not a length query */
+		EXPECT(f2->C_Sign(h, data, sizeof data, NULL, &n), CKR_OPERATION_NOT_INITIALIZED);
+		EXPECT(f2->C_SignInit(h, &sm, key), CKR_OK);
+		EXPECT(f2->C_SignUpdate(h, NULL, 5), CKR_ARGUMENTS_BAD);
+		EXPECT(f2->C_SignUpdate(h, data, sizeof data), CKR_OPERATION_NOT_INITIALIZED);
+		EXPECT(f2->C_SignInit(h, &sm, key), CKR_OK);
+		EXPECT(f2->C_SignUpdate(h, data, sizeof data), CKR_OK);
+		EXPECT(f2->C_SignFinal(h, sig, NULL), CKR_ARGUMENTS_BAD);
+		n = sizeof sig;
+		EXPECT(f2->C_SignFinal(h, sig, &n), CKR_OPERATION_NOT_INITIALIZED);
+		/* the exceptions: a length query and a short buffer keep the operation */
+		EXPECT(f2->C_SignInit(h, &sm, key), CKR_OK);
+		EXPECT(f2->C_Sign(h, data, sizeof data, NULL, &n), CKR_OK);
+		n = 10;
+		EXPECT(f2->C_Sign(h, data, sizeof data, sig, &n), CKR_BUFFER_TOO_SMALL);
+		n = sizeof sig;
+		EXPECT(f2->C_Sign(h, data, sizeof data, sig, &n), CKR_OK);
+		CHECK(n == sigLen);
+
+		EXPECT(f2->C_VerifyInit(h, &sm, pub), CKR_OK);
+		EXPECT(f2->C_Verify(h, NULL, 5, sig, sigLen), CKR_ARGUMENTS_BAD);
+		EXPECT(f2->C_Verify(h, data, sizeof data, sig, sigLen), CKR_OPERATION_NOT_INITIALIZED);
+		EXPECT(f2->C_VerifyInit(h, &sm, pub), CKR_OK);
+		EXPECT(f2->C_Verify(h, data, sizeof data, NULL, sigLen), CKR_ARGUMENTS_BAD);
+		EXPECT(f2->C_Verify(h, data, sizeof data, sig, sigLen), CKR_OPERATION_NOT_INITIALIZED);
+		EXPECT(f2->C_VerifyInit(h, &sm, pub), CKR_OK);
+		EXPECT(f2->C_VerifyUpdate(h, NULL, 5), CKR_ARGUMENTS_BAD);
+		EXPECT(f2->C_VerifyUpdate(h, data, sizeof data), CKR_OPERATION_NOT_INITIALIZED);
+		EXPECT(f2->C_VerifyInit(h, &sm, pub), CKR_OK);
+		EXPECT(f2->C_VerifyUpdate(h, data, sizeof data), CKR_OK);
+		EXPECT(f2->C_VerifyFinal(h, NULL, sigLen), CKR_ARGUMENTS_BAD);
+		EXPECT(f2->C_VerifyFinal(h, sig, sigLen), CKR_OPERATION_NOT_INITIALIZED);
+		EXPECT(f2->C_VerifyInit(h, &sm, pub), CKR_OK);
+		EXPECT(f2->C_Verify(h, data, sizeof data, sig, sigLen), CKR_OK);
+	}
+
+	EXPECT(f2->C_DigestInit(h, &dm), CKR_OK);
+	EXPECT(f2->C_Digest(h, data, sizeof data, out, NULL), CKR_ARGUMENTS_BAD);
+	n = sizeof out;
+	EXPECT(f2->C_Digest(h, data, sizeof data, out, &n), CKR_OPERATION_NOT_INITIALIZED);
+	EXPECT(f2->C_DigestInit(h, &dm), CKR_OK);
+	EXPECT(f2->C_Digest(h, NULL, 5, out, &n), CKR_ARGUMENTS_BAD);
+	EXPECT(f2->C_Digest(h, data, sizeof data, out, &n), CKR_OPERATION_NOT_INITIALIZED);
+	EXPECT(f2->C_DigestInit(h, &dm), CKR_OK);
+	EXPECT(f2->C_DigestUpdate(h, NULL, 5), CKR_ARGUMENTS_BAD);
+	EXPECT(f2->C_DigestUpdate(h, data, sizeof data), CKR_OPERATION_NOT_INITIALIZED);
+	EXPECT(f2->C_DigestInit(h, &dm), CKR_OK);
+	EXPECT(f2->C_DigestUpdate(h, data, sizeof data), CKR_OK);
+	EXPECT(f2->C_DigestFinal(h, out, NULL), CKR_ARGUMENTS_BAD);
+	n = sizeof out;
+	EXPECT(f2->C_DigestFinal(h, out, &n), CKR_OPERATION_NOT_INITIALIZED);
+	/* an argument error of one kind leaves the other kinds alone */
+	if (key != 0) {
+		EXPECT(f2->C_SignInit(h, &sm, key), CKR_OK);
+		EXPECT(f2->C_DigestInit(h, &dm), CKR_OK);
+		EXPECT(f2->C_DigestFinal(h, out, NULL), CKR_ARGUMENTS_BAD);
+		n = sizeof sig;
+		EXPECT(f2->C_Sign(h, data, sizeof data, sig, &n), CKR_OK);
+	}
+}
+
 /* With the right PIN (no try is spent): login rules, sensitive attributes and the
  * signature buffer protocol on the first private key. */
 static void logged_in(CK_SESSION_HANDLE h, const char *pin)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE find[1] = {{CKA_CLASS, &cls, sizeof cls}};
-	CK_OBJECT_HANDLE key = 0;
+	CK_OBJECT_HANDLE key = 0, pub = 0;
 	CK_ULONG n = 0, sigLen = 0;
 	CK_BYTE mod[512], sig[512], data[100] = {7};
 	CK_ATTRIBUTE get[3] = {{CKA_PRIVATE_EXPONENT, mod, sizeof mod},
@@ -541,6 +700,13 @@ static void logged_in(CK_SESSION_HANDLE h, const char *pin)
 	EXPECT(f2->C_SignFinal(h, NULL, &sigLen), CKR_OK);
 	CHECK(sigLen == 256);
 	EXPECT(f2->C_SignFinal(h, sig, &sigLen), CKR_OK);
+
+	cls = CKO_PUBLIC_KEY;
+	EXPECT(f2->C_FindObjectsInit(h, find, 1), CKR_OK);
+	EXPECT(f2->C_FindObjects(h, &pub, 1, &n), CKR_OK);
+	EXPECT(f2->C_FindObjectsFinal(h), CKR_OK);
+	CHECK(n == 1 && pub != 0);
+	argument_errors_end_operations(h, key, pub);
 
 	EXPECT(f2->C_Logout(h), CKR_OK);
 	EXPECT(f2->C_Logout(h), CKR_USER_NOT_LOGGED_IN);
@@ -625,7 +791,15 @@ static void with_token(CK_SLOT_ID slot, const char *pin)
 		EXPECT(f2->C_GetAttributeValue(h, objs[0], &get[2], 1), CKR_BUFFER_TOO_SMALL);
 		CHECK(get[2].ulValueLen == CK_UNAVAILABLE_INFORMATION);
 		EXPECT(f2->C_GetAttributeValue(h, 0x7777, get, 1), CKR_OBJECT_HANDLE_INVALID);
+		/* The object's encoded size: its attribute values, the certificate's
+		 * DER (CKA_VALUE, get[2] above) among them. */
+		n = 0;
+		EXPECT(f2->C_GetObjectSize(h, objs[0], &n), CKR_OK);
+		CHECK(n > 1000 && n != CK_UNAVAILABLE_INFORMATION);
+		EXPECT(f2->C_GetObjectSize(h, 0x7777, &n), CKR_OBJECT_HANDLE_INVALID);
+		EXPECT(f2->C_GetObjectSize(h, objs[0], NULL), CKR_ARGUMENTS_BAD);
 	}
+	argument_errors_end_operations(h, 0, 0);
 	if (pin)
 		logged_in(h, pin);
 	EXPECT(f2->C_CloseSession(h), CKR_OK);
@@ -677,6 +851,7 @@ int main(int argc, char **argv)
 	call_all_zero(before_init);
 	forked(0);
 	initialize_args();
+	bad_reserved();
 	EXPECT(f2->C_Initialize(NULL), CKR_OK);
 	info();
 	if (have_service) {

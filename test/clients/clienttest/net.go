@@ -10,16 +10,22 @@ import (
 	"time"
 )
 
-// Buffer collects a process's output for concurrent writers and readers.
+// Buffer collects a process's output for concurrent writers and readers, and
+// lets a reader wait for what it expects (WaitFor).
 type Buffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	changed chan struct{} // closed by the next Write; nil while nobody waits
 }
 
 // Write appends p.
 func (w *Buffer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.changed != nil {
+		close(w.changed)
+		w.changed = nil
+	}
 	return w.b.Write(p)
 }
 
@@ -28,6 +34,33 @@ func (w *Buffer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// WaitFor waits until the buffer contains s and reports whether it does: it gives
+// up when done is closed (the writer has finished: what is there is all there will
+// be) or ctx ends. A process's output reaches the buffer on the process's own
+// schedule and through a goroutine that copies a pipe, so a line the process
+// writes before something else the test sees may still be on its way.
+func (w *Buffer) WaitFor(ctx context.Context, done <-chan struct{}, s string) bool {
+	for {
+		w.mu.Lock()
+		if strings.Contains(w.b.String(), s) {
+			w.mu.Unlock()
+			return true
+		}
+		if w.changed == nil {
+			w.changed = make(chan struct{})
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		select {
+		case <-changed:
+		case <-done:
+			return strings.Contains(w.String(), s)
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // FreePort returns a currently free TCP port on 127.0.0.1.
@@ -107,3 +140,19 @@ func StartServer(t testing.TB, port int, env []string, name string, args ...stri
 
 // Output is what the server printed so far.
 func (s *Server) Output() string { return s.w.String() }
+
+// WaitOutput waits until the server's output contains every string of want (a
+// server writes its log on its own schedule: the line about a client can come
+// after the client saw the answer) and fails the test, showing the output, if the
+// server exits or DefaultTimeout passes first. what names the output.
+func (s *Server) WaitOutput(t testing.TB, what string, want ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+	defer cancel()
+	for _, w := range want {
+		if !s.w.WaitFor(ctx, s.done, w) {
+			break
+		}
+	}
+	Contains(t, what, s.w.String(), want...)
+}

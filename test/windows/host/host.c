@@ -18,6 +18,7 @@
 #include <windows.h>
 #else
 #include <dlfcn.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #endif
 #include "pkcs11.h"
@@ -383,6 +384,70 @@ static void mechanisms(const char *key, CK_SLOT_ID slot)
 	}
 }
 
+/*
+ * three_pages returns three pages: the first readable and writable, the second not
+ * accessible, the third not mapped (Windows: reserved, not committed); *pg gets the
+ * page size.
+ */
+static char *three_pages(size_t *pg)
+{
+	char *m;
+#ifdef _WIN32
+	SYSTEM_INFO si;
+	DWORD old;
+	GetSystemInfo(&si);
+	*pg = si.dwPageSize;
+	m = VirtualAlloc(NULL, 3 * *pg, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+	if (!m || !VirtualProtect(m + *pg, *pg, PAGE_NOACCESS, &old) || !VirtualFree(m + 2 * *pg, *pg, MEM_DECOMMIT))
+		return NULL;
+#else
+	*pg = (size_t)sysconf(_SC_PAGESIZE);
+	m = mmap(NULL, 3 * *pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED || mprotect(m + *pg, *pg, PROT_NONE) != 0 || munmap(m + 2 * *pg, *pg) != 0)
+		return NULL;
+#endif
+	return m;
+}
+
+/*
+ * bad_reserved: C_Initialize with a pReserved that is not a readable string, and
+ * with a pInitArgs that is not readable, answers CKR_ARGUMENTS_BAD without faulting
+ * (the module probes the memory: process_vm_readv on Linux, ReadProcessMemory on
+ * Windows); a parameter string that ends right before an inaccessible page works.
+ */
+static void bad_reserved(void)
+{
+	static const char tokens[] = "tokens=both";
+	CK_C_INITIALIZE_ARGS a = { NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL };
+	size_t pg = 0;
+	char *m = three_pages(&pg);
+	CK_RV rv;
+	int i;
+	struct { const char *key; void *args, *reserved; } bad[5];
+
+	expect(m != NULL, "three pages for the pReserved cases");
+	if (!m) return;
+	memset(m + pg - 16, 'A', 16);
+	bad[0].key = "initargs.reserved_1"; bad[0].args = &a; bad[0].reserved = (void *)1;
+	bad[1].key = "initargs.reserved_unmapped"; bad[1].args = &a; bad[1].reserved = m + 2 * pg + 100;
+	bad[2].key = "initargs.reserved_noaccess"; bad[2].args = &a; bad[2].reserved = m + pg;
+	bad[3].key = "initargs.reserved_unterminated"; bad[3].args = &a; bad[3].reserved = m + pg - 16;
+	bad[4].key = "initargs.args_unmapped"; bad[4].args = m + 2 * pg; bad[4].reserved = NULL;
+	for (i = 0; i < 5; i++) {
+		a.pReserved = bad[i].reserved;
+		rv = f->C_Initialize(bad[i].args);
+		put_rv(bad[i].key, rv);
+		expect(rv == CKR_ARGUMENTS_BAD, bad[i].key);
+		if (rv == CKR_OK) f->C_Finalize(NULL);
+	}
+	memcpy(m + pg - sizeof(tokens), tokens, sizeof(tokens));
+	a.pReserved = m + pg - sizeof(tokens);
+	rv = f->C_Initialize(&a);
+	put_rv("initargs.reserved_string", rv);
+	expect(rv == CKR_OK, "a parameter string that ends before an inaccessible page");
+	if (rv == CKR_OK) put_rv("initargs.finalize", f->C_Finalize(NULL));
+}
+
 int main(int argc, char **argv)
 {
 	const char *auth = getenv("JPKI_AUTH_PIN"), *signpin = getenv("JPKI_SIGN_PIN"), *wrong = getenv("JPKI_WRONG_PIN");
@@ -421,6 +486,7 @@ int main(int argc, char **argv)
 #undef X
 	interfaces(lib);
 
+	bad_reserved();
 	put_rv("initialize", f->C_Initialize(&init));
 	memset(&info, 0, sizeof(info));
 	put_rv("info", f->C_GetInfo(&info));

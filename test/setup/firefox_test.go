@@ -1,0 +1,160 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
+)
+
+// firefox is a headless Firefox ESR on a profile, stopped with the test.
+type firefox struct {
+	pidN   int
+	cancel context.CancelFunc
+	done   chan struct{}
+	out    clienttest.Buffer
+	once   sync.Once
+}
+
+func (f *firefox) pid() int { return f.pidN }
+
+// stop ends Firefox and waits until it has released the profile.
+func (f *firefox) stop(t *testing.T) {
+	t.Helper()
+	f.once.Do(func() { f.cancel(); <-f.done })
+}
+
+// startFirefox runs firefox-esr headless on prof (HOME from env); with mport > 0
+// it listens for Marionette on that port.
+func startFirefox(t *testing.T, env []string, prof string, mport int) *firefox {
+	t.Helper()
+	args := []string{"--headless", "--no-remote", "-profile", prof}
+	if mport > 0 {
+		args = append(args, "--marionette", "--remote-allow-system-access")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := clienttest.Cmd(ctx, append(env, "MOZ_HEADLESS=1"), "firefox-esr", append(args, "about:blank")...)
+	f := &firefox{cancel: cancel, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &f.out, &f.out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	f.pidN = cmd.Process.Pid
+	go func() { _ = cmd.Wait(); close(f.done) }()
+	t.Cleanup(func() {
+		f.stop(t)
+		if t.Failed() {
+			out := f.out.String()
+			if len(out) > 3000 {
+				out = out[len(out)-3000:]
+			}
+			t.Logf("firefox output (tail):\n%s", out)
+		}
+	})
+	return f
+}
+
+// prompterJS replaces Firefox's prompt service (chrome context) by one that answers
+// every password prompt with arguments[0] and counts the prompts in the preference
+// jpki.test.prompts (test/nss does the same).
+const prompterJS = `
+const pin = arguments[0];
+const record = (what) => {
+  const list = JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));
+  list.push(what);
+  Services.prefs.setStringPref("jpki.test.prompts", JSON.stringify(list));
+};
+const prompter = {
+  QueryInterface: ChromeUtils.generateQI(["nsIPrompt"]),
+  promptPassword(title, text, password) { record("password: " + text); password.value = pin; return true; },
+  alert(title, text) { record("alert: " + text); },
+  confirm(title, text) { record("confirm: " + text); return true; },
+  confirmCheck() { return true; },
+  confirmEx() { record("confirmEx"); return 0; },
+  alertCheck() {},
+  prompt(title, text) { record("prompt: " + text); return false; },
+  promptUsernameAndPassword() { record("usernameAndPassword"); return false; },
+  select() { record("select"); return false; },
+};
+const factory = {
+  QueryInterface: ChromeUtils.generateQI(["nsIFactory", "nsIPromptFactory"]),
+  createInstance(iid) { return this.QueryInterface(iid); },
+  getPrompt(win, iid) { return prompter.QueryInterface(iid); },
+};
+Components.manager.QueryInterface(Ci.nsIComponentRegistrar).registerFactory(
+  Components.ID("{5b1e0f3a-7c2d-4e8f-9a61-3d2c4b7e8f10}"), "jpki setup test prompter", "@mozilla.org/prompter;1", factory);
+return true;`
+
+const marionetteTimeout = 3 * time.Minute
+
+// firefoxLogin: Firefox on the profile set up by jpki setup loads a page from
+// openssl s_server -Verify 1 that requires the card's authentication
+// certificate; the server sees it, and Firefox asked for the PIN once.
+func firefoxLogin(t *testing.T, env []string, c *clienttest.Card, prof string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, caKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
+	srvCert, srvKey, csr := filepath.Join(dir, "srv.pem"), filepath.Join(dir, "srv.key"), filepath.Join(dir, "srv.csr")
+	clienttest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey,
+		"-out", ca, "-subj", "/CN=jpki setup test server CA", "-days", "2")
+	clienttest.MustRun(t, nil, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", srvKey, "-out", csr,
+		"-subj", "/CN=127.0.0.1")
+	ext := clienttest.WriteFile(t, dir, "ext", []byte("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"), 0o600)
+	clienttest.MustRun(t, nil, "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
+		"-out", srvCert, "-days", "2", "-extfile", ext)
+	clienttest.MustRun(t, nil, "certutil", "-A", "-d", "sql:"+prof, "-n", "test server CA", "-t", "CT,,", "-i", ca)
+	mport, port := clienttest.FreePort(t), clienttest.FreePort(t)
+	prefs := []string{
+		fmt.Sprintf(`user_pref("marionette.port", %d);`, mport),
+		`user_pref("security.default_personal_cert", "Select Automatically");`,
+		`user_pref("security.OCSP.enabled", 0);`,
+		`user_pref("app.update.enabled", false);`,
+		`user_pref("datareporting.policy.dataSubmissionEnabled", false);`,
+		`user_pref("network.captive-portal-service.enabled", false);`,
+		`user_pref("network.connectivity-service.enabled", false);`,
+		`user_pref("browser.aboutwelcome.enabled", false);`,
+	}
+	clienttest.WriteFile(t, prof, "user.js", []byte(strings.Join(prefs, "\n")+"\n"), 0o600)
+	srv := clienttest.StartServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
+		"-cert", srvCert, "-key", srvKey, "-CAfile", c.PEM(t, "authca.der"), "-Verify", "1", "-tls1_2", "-www")
+	ff := startFirefox(t, env, prof, mport)
+	defer ff.stop(t)
+	m, err := clienttest.DialMarionette(mport, 90*time.Second, marionetteTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = m.Call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{}}, marionetteTimeout)
+	must(err)
+	must(m.SetContext("chrome", marionetteTimeout))
+	must(m.Script(prompterJS, []any{clienttest.AuthPIN}, nil, marionetteTimeout))
+	must(m.SetContext("content", marionetteTimeout))
+	_, err = m.Call("WebDriver:Navigate", map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/", port)}, marionetteTimeout)
+	must(err)
+	raw, err := m.Call("WebDriver:GetPageSource", map[string]any{}, marionetteTimeout)
+	must(err)
+	var page string
+	_ = json.Unmarshal(raw, &page)
+	must(m.SetContext("chrome", marionetteTimeout))
+	var prompts []string
+	must(m.Script(`return JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));`, nil, &prompts, marionetteTimeout))
+	_, _ = m.Call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}}, marionetteTimeout)
+	clienttest.Contains(t, "s_server page (in Firefox)", page, "Client certificate")
+	clienttest.Contains(t, "s_server log", srv.Output(), "depth=0 C = JP", "verify return:1")
+	if len(prompts) != 1 || !strings.Contains(prompts[0], clienttest.AuthToken) {
+		t.Fatalf("prompts %q: want exactly one password prompt, for %q", prompts, clienttest.AuthToken)
+	}
+}
