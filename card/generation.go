@@ -94,8 +94,7 @@ var ErrNotYetSupported = errors.New("card: a card generation that is not yet sup
 // NotYetSupported says, in the words every layer reports a My Number Card
 // without a JPKI application this version knows (KindUnknownJPKI), what
 // follows for the card holder.
-const NotYetSupported = "not yet supported: a next-generation My Number Card's commands are not published, " +
-	"so this version speaks them only to the virtual next-generation card"
+const NotYetSupported = "not yet supported: the next card generation's commands are not published"
 
 // Open identifies the card behind t and returns the generation that speaks to
 // it, with what Identify found. Today's JPKI application is asked first, so a

@@ -92,7 +92,7 @@ func (c *Card) Identify() (card.Info, error) {
 		var se card.StatusError
 		if errors.As(err, &se) {
 			return &card.NotYetSupportedError{AID: AID, Reason: fmt.Sprintf(
-				"the card answers the assumed AID of the next generation's authentication AP but not its label file (%v); its real commands are not published yet", err)}
+				"it answers the next generation's assumed AID but not its label file (%v): not the virtual card", err)}
 		}
 		if err != nil {
 			return fmt.Errorf("next generation: token info: %w", err)
@@ -100,7 +100,7 @@ func (c *Card) Identify() (card.Info, error) {
 		info.TokenLabel = card.ParseTokenLabel(ti)
 		if info.TokenLabel != LabelVirtual {
 			return &card.NotYetSupportedError{AID: AID, Reason: fmt.Sprintf(
-				"the card answers the assumed AID of the next generation's authentication AP but its label is %q, not the virtual card's; its real commands are not published yet", info.TokenLabel)}
+				"it answers the next generation's assumed AID with the label %q, not the virtual card's", info.TokenLabel)}
 		}
 		info.Token = card.ParseTokenInfo(ti)
 		pr, err := c.readEF(EFPresence, 2)

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -204,7 +205,7 @@ func TestAnotherCardWithTheAIDIsNotYetSupported(t *testing.T) {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
 			s := &script{answers: answers}
 			_, info, err := card.Open(s, nextgen.Generation)
-			if err != nil || info.Kind != card.KindUnknownJPKI || !bytes.Equal(info.OtherAP, nextgen.AID) || !strings.Contains(info.Reason, "not published") {
+			if err != nil || info.Kind != card.KindUnknownJPKI || !bytes.Equal(info.OtherAP, nextgen.AID) || !strings.Contains(info.Reason, "not the virtual card") {
 				t.Fatalf("%+v %v", info, err)
 			}
 			for _, c := range s.sent {
@@ -275,7 +276,8 @@ func TestPINs(t *testing.T) {
 	}
 	err := c.Verify(card.AuthKey, []byte("9999"))
 	var se card.StatusError
-	if !errors.Is(err, card.ErrWrongPIN) || !errors.As(err, &se) {
+	var pe *card.PINError
+	if !errors.Is(err, card.ErrWrongPIN) || !errors.As(err, &se) || !errors.As(err, &pe) || pe.Key != card.AuthKey {
 		t.Fatalf("wrong PIN: %v", err)
 	}
 	if n, _ := se.TriesLeft(); n != 2 || l.vc.Status().AuthTries != 2 || len(l.log) != sent+1 {
@@ -366,5 +368,69 @@ func TestSign(t *testing.T) {
 	l.t.(*vcard.Transport).Reset()
 	if _, err := c.Sign(card.SignKey, card.SchemeECDSA, sum[:]); !errors.Is(err, card.ErrNotLoggedIn) || c.LoggedIn(card.SignKey) {
 		t.Fatalf("sign after a reset: %v", err)
+	}
+}
+
+// TestPINAnswersOnlyFromPINCommands: as on today's cards, 63 Cx, 69 83 and 69
+// 84 are a PIN's refusal (a *card.PINError) only in the answer to VERIFY with a
+// PIN or CHANGE REFERENCE DATA; the same status words in the answer to the
+// signature commands or a read are plain status words (session maps them to
+// CKR_DEVICE_ERROR, never to a wrong or blocked PIN).
+func TestPINAnswersOnlyFromPINCommands(t *testing.T) {
+	label := strings.ToUpper(hex.EncodeToString([]byte(nextgen.LabelVirtual)))
+	for len(label) < 64 {
+		label += "20"
+	}
+	for _, sw := range []string{"63C2", "6983", "6984"} {
+		for _, where := range []string{"MSE:SET", "PSO", "READ BINARY"} {
+			answers := [][2]string{{selNext, "9000"}, {"00A4020C020106", "9000"}, {"00A4020C020108", "9000"},
+				{"00B0000020", label + "9000"}, {"00B0000002", "01019000"}, {"0020008206", "9000"},
+				{"00A4020C020121", "9000"}}
+			switch where {
+			case "MSE:SET":
+				answers = append([][2]string{{"002241B6", sw}}, answers...)
+			case "PSO":
+				answers = append([][2]string{{"002241B6", "9000"}, {"002A9E9A", sw}}, answers...)
+			case "READ BINARY":
+				answers = append([][2]string{{"00B0000004", sw}}, answers...)
+			}
+			s := &script{answers: answers}
+			c := nextgen.New(s)
+			if info, err := c.Identify(); err != nil || info.Kind != card.KindMyNumber {
+				t.Fatalf("%+v %v", info, err)
+			}
+			if err := c.Verify(card.SignKey, []byte("ABC123")); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if where == "READ BINARY" {
+				_, err = c.ReadHead(card.EFSignCert, 4)
+			} else {
+				_, err = c.Sign(card.SignKey, card.SchemeECDSA, make([]byte, 48))
+			}
+			var pe *card.PINError
+			var se card.StatusError
+			if !errors.As(err, &se) || fmt.Sprintf("%04X", uint16(se)) != sw ||
+				errors.Is(err, card.ErrWrongPIN) || errors.Is(err, card.ErrPINBlocked) || errors.As(err, &pe) {
+				t.Errorf("%s answered %s: %v, want the plain status word", where, sw, err)
+			}
+		}
+	}
+	// and the same words are the PIN's refusal in the answer to VERIFY and CHANGE
+	s := &script{answers: [][2]string{{selNext, "9000"}, {"00A4020C02", "9000"}, {"00B0000020", label + "9000"},
+		{"00B0000002", "01019000"}, {"0020008104", "63C1"}, {"0020008206", "9000"}, {"0024018206", "6983"}}}
+	c := nextgen.New(s)
+	if _, err := c.Identify(); err != nil {
+		t.Fatal(err)
+	}
+	var pe *card.PINError
+	if err := c.Verify(card.AuthKey, []byte("1234")); !errors.Is(err, card.ErrWrongPIN) || !errors.As(err, &pe) || pe.Op != "verify" {
+		t.Fatalf("VERIFY answered 63 C1: %v", err)
+	}
+	if n, ok := pe.TriesLeft(); !ok || n != 1 {
+		t.Fatalf("VERIFY answered 63 C1: %d tries left", n)
+	}
+	if err := c.ChangePIN(card.SignKey, []byte("ABC123"), []byte("XYZ789")); !errors.Is(err, card.ErrPINBlocked) || !errors.As(err, &pe) || pe.Op != "change" {
+		t.Fatalf("CHANGE REFERENCE DATA answered 69 83: %v", err)
 	}
 }

@@ -98,7 +98,7 @@ func explain(err error) string {
 func unknownJPKI(info card.Info) string {
 	s := "this version cannot use it: " + card.NotYetSupported
 	if info.Reason != "" {
-		s += " (" + info.Reason + ")"
+		s += "; " + info.Reason
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/asn1"
 	"encoding/hex"
 	"os"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/digitorus/pkcs7"
 
+	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/card/nextgen"
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
 	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
@@ -81,5 +84,63 @@ func TestNextGenerationPDF(t *testing.T) {
 	ecdsaSHA384, _ := asn1.Marshal(pkcs7.OIDDigestAlgorithmECDSASHA384)
 	if !strings.Contains(string(b), "/ETSI.CAdES.detached") || !strings.Contains(string(b), hex.EncodeToString(ecdsaSHA384)) {
 		t.Fatal("the PDF holds no CAdES signature with ecdsa-with-SHA384")
+	}
+}
+
+// relabeled is a system whose cards show another label than the virtual
+// next-generation card's: a real card that would answer the next generation's
+// assumed AID.
+type relabeled struct{ keepOpen }
+
+func (s relabeled) Connect(reader string) (card.Transport, error) {
+	t, err := s.keepOpen.Connect(reader)
+	return relabeledTransport{t}, err
+}
+
+type relabeledTransport struct{ card.Transport }
+
+func (t relabeledTransport) Transmit(cmd []byte) ([]byte, error) {
+	resp, err := t.Transport.Transmit(cmd)
+	return bytes.ReplaceAll(resp, []byte(nextgen.LabelVirtual), []byte("JPKIAPICCTOKEN3               ")), err
+}
+
+// TestNextGenerationNotYetSupported: a My Number Card this version cannot speak
+// to (a card that answers the next generation's assumed AID but is not the
+// virtual card; a card without the JPKI AP whose card-face AP answers) is
+// reported by `jpki status` and refused by `jpki sign` as not yet supported.
+func TestNextGenerationNotYetSupported(t *testing.T) {
+	for name, tc := range map[string]struct {
+		o      vcard.Options
+		wrap   bool
+		reason string
+	}{
+		"assumed AID, another label": {vcard.Options{Generation: vcard.GenerationNext}, true, `with the label "JPKIAPICCTOKEN3"`},
+		"card-face AP only":          {vcard.Options{Quirks: []string{vcard.QuirkNoJPKIAP}}, false, ""},
+	} {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			sys := vcard.NewSystem()
+			sys.Insert("R0", newCard(t, tc.o))
+			runOn := func(stdin string, args ...string) result {
+				var out, errb bytes.Buffer
+				code := Run(args, Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+					System: func() (card.System, error) {
+						if tc.wrap {
+							return relabeled{keepOpen{sys}}, nil
+						}
+						return keepOpen{sys}, nil
+					}})
+				return result{out.String(), errb.String(), code}
+			}
+			r := runOn("", "status")
+			for _, want := range []string{"a My Number Card whose JPKI application this version does not know", "not yet supported", tc.reason} {
+				if !strings.Contains(r.out, want) {
+					t.Fatalf("status lacks %q:\n%s%s", want, r.out, r.err)
+				}
+			}
+			r = runOn("ABC123\n", "sign", "--key", "sign", "--pin-stdin", "--out", filepath.Join(t.TempDir(), "x.p7s"), "/dev/null")
+			if r.code == 0 || !strings.Contains(r.err, "not yet supported") {
+				t.Fatalf("sign: code %d, %s", r.code, r.err)
+			}
+		})
 	}
 }
