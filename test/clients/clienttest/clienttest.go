@@ -332,6 +332,9 @@ const (
 	CKM_RSA_PKCS        = 0x01
 	CKM_RSA_PKCS_PSS    = 0x0D
 	CKM_SHA256_RSA_PKCS = 0x40
+	CKM_ECDSA           = 0x1041
+	CKM_ECDSA_SHA256    = 0x1044
+	CKM_ECDSA_SHA384    = 0x1045
 )
 
 // LogCount counts the lines of the module debug log named in env matching re.
