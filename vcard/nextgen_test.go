@@ -165,3 +165,17 @@ func TestNextOptions(t *testing.T) {
 		t.Fatal("generation current is today's card")
 	}
 }
+
+// TestNextSignaturesFullLength: r and s of every signature are 384 bits (so every
+// DER encoding of them has one length, which poppler 22.12's pdfsig needs) and
+// the signatures verify.
+func TestNextSignaturesFullLength(t *testing.T) {
+	c := memCard(t, Options{Generation: GenerationNext})
+	sum := sha512.Sum384([]byte("data"))
+	for range 50 {
+		r, s, err := fullLength(c.ecAuth, sum[:])
+		if err != nil || r.BitLen() != 384 || s.BitLen() != 384 || !ecdsa.Verify(&c.ecAuth.PublicKey, sum[:], r, s) {
+			t.Fatalf("r %d bits, s %d bits, %v", r.BitLen(), s.BitLen(), err)
+		}
+	}
+}
