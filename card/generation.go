@@ -119,20 +119,35 @@ func Open(t Transport, next ...func(Transport) Generation) (Generation, Info, er
 	if err != nil || info.Kind != KindNotJPKI {
 		return c, info, err
 	}
+	if g, gi, err := identifyNext(t, next); g != nil || err != nil || gi.Kind != KindNotJPKI {
+		if g == nil {
+			return c, gi, err
+		}
+		return g, gi, err
+	}
+	return c, info, nil
+}
+
+// identifyNext asks each of next, in order, whether the card behind t (which has
+// no JPKI AP) identifies as that generation. It returns the first generation that
+// does with its Info; none and Info{Kind: KindUnknownJPKI} for a card that
+// answered a generation's identification but is not a card it can speak to; none
+// and Info{Kind: KindNotJPKI} when no generation knows the card.
+func identifyNext(t Transport, next []func(Transport) Generation) (Generation, Info, error) {
 	for _, newGen := range next {
 		g := newGen(t)
 		gi, err := g.Identify()
 		var ns *NotYetSupportedError
 		switch {
 		case errors.As(err, &ns):
-			return c, Info{Kind: KindUnknownJPKI, OtherAP: ns.AID, Reason: ns.Error()}, nil
+			return nil, Info{Kind: KindUnknownJPKI, OtherAP: ns.AID, Reason: ns.Error()}, nil
 		case err != nil:
-			return c, Info{}, fmt.Errorf("identify (%v generation): %w", g.Algorithm(), err)
+			return nil, Info{}, fmt.Errorf("identify (%v generation): %w", g.Algorithm(), err)
 		case gi.Kind != KindNotJPKI:
 			return g, gi, nil
 		}
 	}
-	return c, info, nil
+	return nil, Info{Kind: KindNotJPKI}, nil
 }
 
 // NotYetSupportedError is a generation's Identify's answer for a card that

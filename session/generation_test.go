@@ -214,3 +214,33 @@ func TestNextGenerationSignatureStatusWords(t *testing.T) {
 	_, err = m.Sign(h, []byte("x"))
 	must(t, "Sign, still logged in", err)
 }
+
+// TestNotJPKIReportReplaysThroughTheModule: the jpki diagnose transcript of a
+// card with no application the module knows (card.Diagnose with the next
+// generation, as jpki diagnose runs it) replays through the module's
+// identification exactly: the module sends the card what the report recorded,
+// the next generation's SELECT included, and shows no token.
+func TestNotJPKIReportReplaysThroughTheModule(t *testing.T) {
+	sys := &answering{fakeSystem: newFakeSystem(reader0), rules: map[string]uint16{}}
+	sys.Insert(reader0, newVCard(t, vcard.Options{}))
+	sys.answer([]byte{0x00, 0xA4, 0x04, 0x0C}, 0x6A82) // no application answers
+	tr, err := sys.Connect(reader0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := card.Diagnose(tr, nextgen.Generation)
+	if d.IdentifyErr != nil || d.Info.Kind != card.KindNotJPKI || len(d.Exchanges) != 4 {
+		t.Fatalf("diagnosis: %+v %v, %d exchanges", d.Info, d.IdentifyErr, len(d.Exchanges))
+	}
+	r := card.NewReplay(d.Exchanges)
+	m, err := New(Config{System: &card.ReplaySystem{Reader: reader0, R: r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	slots, err := m.SlotList(true)
+	must(t, "SlotList", err)
+	if len(slots) != 0 || r.Err() != nil || r.Used() != len(d.Exchanges) {
+		t.Fatalf("replay: %d tokens, %v, %d of %d exchanges used", len(slots), r.Err(), r.Used(), len(d.Exchanges))
+	}
+}

@@ -434,3 +434,37 @@ func TestPINAnswersOnlyFromPINCommands(t *testing.T) {
 		t.Fatalf("CHANGE REFERENCE DATA answered 69 83: %v", err)
 	}
 }
+
+// TestDiagnose: card.Diagnose with the next generation, as jpki diagnose runs
+// it: a card with none of the APs gets today's SELECTs and the next
+// generation's, and the transcript replays through card.Open exactly; the
+// virtual next-generation card is identified (and nothing but SELECT and READ
+// BINARY is sent); a look-alike is not yet supported.
+func TestDiagnose(t *testing.T) {
+	d := card.Diagnose(&script{}, nextgen.Generation)
+	if d.IdentifyErr != nil || d.Info.Kind != card.KindNotJPKI || d.Generation != 0 || len(d.Exchanges) != 4 {
+		t.Fatalf("a card without any AP: %+v, %d exchanges", d.Info, len(d.Exchanges))
+	}
+	r := card.NewReplay(d.Exchanges)
+	if _, info, err := card.Open(r, nextgen.Generation); err != nil || info.Kind != card.KindNotJPKI || r.Err() != nil || r.Used() != 4 {
+		t.Fatalf("replay through card.Open: %+v %v %v, %d used", info, err, r.Err(), r.Used())
+	}
+
+	l := newCard(t, vcard.Options{Generation: vcard.GenerationNext})
+	d = card.Diagnose(l.t, nextgen.Generation)
+	if d.IdentifyErr != nil || d.Generation != card.ECDSAP384 || d.Info.Kind != card.KindMyNumber {
+		t.Fatalf("the virtual next-generation card: %+v %v %v", d.Info, d.Generation, d.IdentifyErr)
+	}
+	for _, c := range l.log {
+		if !strings.HasPrefix(c, "00A4") && !strings.HasPrefix(c, "00B0") {
+			t.Fatalf("diagnose sent %s", c)
+		}
+	}
+
+	label := hex.EncodeToString([]byte("JPKIAPICCTOKEN3                 "))
+	s := &script{answers: [][2]string{{selNext, "9000"}, {"00A4020C020106", "9000"}, {"00B0000020", label + "9000"}}}
+	d = card.Diagnose(s, nextgen.Generation)
+	if d.Info.Kind != card.KindUnknownJPKI || !bytes.Equal(d.Info.OtherAP, nextgen.AID) || d.Generation != 0 {
+		t.Fatalf("a look-alike: %+v", d.Info)
+	}
+}

@@ -18,7 +18,8 @@ import (
 )
 
 // TestNextGenerationStatus: `jpki status` says which generation speaks to a
-// next-generation card and that its commands are assumptions.
+// next-generation card and that its commands are assumptions; `jpki diagnose`
+// names the generation too.
 func TestNextGenerationStatus(t *testing.T) {
 	sys := vcard.NewSystem()
 	sys.Insert("R0", newCard(t, vcard.Options{Generation: vcard.GenerationNext}))
@@ -34,6 +35,15 @@ func TestNextGenerationStatus(t *testing.T) {
 	}
 	if reps := statusJSON(t, sys); reps[0].Card != "my_number" || !strings.HasPrefix(reps[0].Generation, "next") {
 		t.Fatalf("status --json: %+v", reps[0])
+	}
+	// jpki diagnose identifies it by the next generation's assumed commands,
+	// and its transcript holds no PIN and nothing signed
+	r = run(t, sys, "", "diagnose")
+	if r.code != 0 || !strings.Contains(r.out, "generation: next (ECDSA P-384 keys), identified by the commands this version assumes") {
+		t.Fatalf("diagnose: code %d\n%s%s", r.code, r.out, r.err)
+	}
+	if strings.Contains(r.out, "> 00 20 00 8") || strings.Contains(r.out, "> 00 2A") || strings.Contains(r.out, nextgen.LabelVirtual+"\n---") {
+		t.Fatalf("diagnose sent a PIN command or a signature:\n%s", r.out)
 	}
 }
 
@@ -107,7 +117,8 @@ func (t relabeledTransport) Transmit(cmd []byte) ([]byte, error) {
 // TestNextGenerationNotYetSupported: a My Number Card this version cannot speak
 // to (a card that answers the next generation's assumed AID but is not the
 // virtual card; a card without the JPKI AP whose card-face AP answers) is
-// reported by `jpki status` and refused by `jpki sign` as not yet supported.
+// reported by `jpki status` and `jpki diagnose` and refused by `jpki sign` as not
+// yet supported.
 func TestNextGenerationNotYetSupported(t *testing.T) {
 	for name, tc := range map[string]struct {
 		o      vcard.Options
@@ -136,6 +147,11 @@ func TestNextGenerationNotYetSupported(t *testing.T) {
 				if !strings.Contains(r.out, want) {
 					t.Fatalf("status lacks %q:\n%s%s", want, r.out, r.err)
 				}
+			}
+			r = runOn("", "diagnose")
+			if r.code != 0 || !strings.Contains(r.out, "card:    a My Number Card whose JPKI application this version does not know") ||
+				tc.reason != "" && !strings.Contains(r.out, card.NotYetSupported+": it answers the next generation's assumed AID") {
+				t.Fatalf("diagnose: code %d\n%s%s", r.code, r.out, r.err)
 			}
 			r = runOn("ABC123\n", "sign", "--key", "sign", "--pin-stdin", "--out", filepath.Join(t.TempDir(), "x.p7s"), "/dev/null")
 			if r.code == 0 || !strings.Contains(r.err, "not yet supported") {
