@@ -51,6 +51,9 @@ type Diagnosis struct {
 	SignKeyByShortEF     AddressProbe
 	Addressing           Addressing
 	Exchanges            []Exchange
+	// Generation is the algorithm of the card generation that identified a
+	// card without the JPKI AP (Diagnose's next); 0 for today's JPKI application.
+	Generation Algorithm
 }
 
 // TokenKinds reports whether the module shows tokens for cards of kind k.
@@ -71,7 +74,14 @@ func TokenKinds(k Kind) bool {
 // has not read (their readability without a PIN) and asks, with a signature
 // command without data, whether the card takes the keys named by short EF. On a
 // card without the JPKI AP (or an iPhone) it stops after identification.
-func Diagnose(t Transport) (d Diagnosis) {
+//
+// A card with neither the JPKI AP nor the card-face APs (KindNotJPKI) is then
+// asked by each of next whether it identifies as that generation, as card.Open
+// does for the module, so that the transcript replays through the module's
+// identification; the diagnosis stops there (Generation and Info say what was
+// found). The recorder knows today's files only: the data a next generation
+// reads from its own files is removed from the transcript.
+func Diagnose(t Transport, next ...func(Transport) Generation) (d Diagnosis) {
 	rec := NewRecorder(t)
 	c := New(rec)
 	defer func() {
@@ -91,6 +101,14 @@ func Diagnose(t Transport) (d Diagnosis) {
 			d.AuthCertHead.SW = swSince(rec, n)
 		}
 	})
+	if d.IdentifyErr == nil && d.Info.Kind == KindNotJPKI && len(next) > 0 {
+		var g Generation
+		g, d.Info, d.IdentifyErr = identifyNext(rec, next)
+		if g != nil {
+			d.Generation = g.Algorithm()
+		}
+		return d
+	}
 	if d.IdentifyErr != nil || d.Info.Kind == KindNotJPKI || d.Info.Kind == KindUnknownJPKI || d.Info.Kind == KindIPhone {
 		return d
 	}

@@ -171,6 +171,9 @@ type Info struct {
 	// OtherAP is, for KindUnknownJPKI, the AID of the My Number Card
 	// application that answered.
 	OtherAP []byte
+	// Reason is, for KindUnknownJPKI found by a card generation's own
+	// identification (card.Open), why that generation cannot use the card.
+	Reason string
 }
 
 // OIDs of the holder's attributes: otherName entries in the signature certificate's

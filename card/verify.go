@@ -62,17 +62,18 @@ func (c *Card) verify(k Key, p []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := pinAnswer(k, "verify", r); err != nil {
+	if err := PINAnswer(k, "verify", r); err != nil {
 		return err
 	}
 	c.verified[k] = true
 	return nil
 }
 
-// pinAnswer is the error of the answer r to a PIN command (VERIFY with a PIN,
-// CHANGE REFERENCE DATA): a *PINError for 63 Cx, 69 83 and 69 84, the status
-// word for anything else, nil for 90 00.
-func pinAnswer(k Key, op string, r Response) error {
+// PINAnswer is the error of the answer r to a PIN command (VERIFY with a PIN,
+// CHANGE REFERENCE DATA; op "verify" or "change") for k: a *PINError for 63 Cx,
+// 69 83 and 69 84, the status word for anything else, nil for 90 00. Every card
+// generation turns its PIN answers into errors with it.
+func PINAnswer(k Key, op string, r Response) error {
 	if r.SW == 0x9000 {
 		return nil
 	}
@@ -104,7 +105,7 @@ func (c *Card) ChangePIN(k Key, oldPIN, newPIN []byte) error {
 		if err != nil {
 			return err
 		}
-		return pinAnswer(k, "change", r)
+		return PINAnswer(k, "change", r)
 	})
 }
 

@@ -306,7 +306,10 @@ const (
 	CKM_EC_KEY_PAIR_GEN        ULong = 0x1040
 	CKM_ECDSA                  ULong = 0x1041
 	CKM_ECDSA_SHA1             ULong = 0x1042
+	CKM_ECDSA_SHA224           ULong = 0x1043
 	CKM_ECDSA_SHA256           ULong = 0x1044
+	CKM_ECDSA_SHA384           ULong = 0x1045
+	CKM_ECDSA_SHA512           ULong = 0x1046
 	CKM_AES_KEY_GEN            ULong = 0x1080
 	CKM_AES_ECB                ULong = 0x1081
 	CKM_AES_CBC                ULong = 0x1082

@@ -5,6 +5,7 @@ package objects
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
@@ -113,23 +114,34 @@ func (o *Object) ulongs(t ck.ULong, v []ck.ULong) {
 // Date encodes t as a CK_DATE ("YYYYMMDD", 8 ASCII bytes) in UTC.
 func Date(t time.Time) []byte { return []byte(t.UTC().Format("20060102")) }
 
-// Certificate holds what the three objects of one key need.
+// Certificate holds what the three objects of one key need. Exactly one of Pub
+// and EC is set.
 type Certificate struct {
 	Cert *x509.Certificate
-	Pub  *rsa.PublicKey
+	Pub  *rsa.PublicKey   // the key when it is RSA (today's cards)
+	EC   *ecdsa.PublicKey // the key when it is ECDSA on a named curve (the next generation: P-384)
 }
 
-// ParseCertificate parses DER and checks it holds an RSA public key.
+// ParseCertificate parses DER and checks it holds an RSA public key or an ECDSA
+// one on a named curve (P-256, P-384, P-521).
 func ParseCertificate(der []byte) (*Certificate, error) {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
-	pub, ok := c.PublicKey.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("certificate: public key is %T, not RSA", c.PublicKey)
+	switch pub := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return &Certificate{Cert: c, Pub: pub}, nil
+	case *ecdsa.PublicKey:
+		if _, err := ECParams(pub.Curve); err != nil {
+			return nil, fmt.Errorf("certificate: %w", err)
+		}
+		if _, err := ECPoint(pub); err != nil {
+			return nil, fmt.Errorf("certificate: %w", err)
+		}
+		return &Certificate{Cert: c, EC: pub}, nil
 	}
-	return &Certificate{Cert: c, Pub: pub}, nil
+	return nil, fmt.Errorf("certificate: public key is %T, neither RSA nor ECDSA", c.PublicKey)
 }
 
 // Params are the per-object choices of the token: CKA_ID, CKA_LABEL, CKA_PRIVATE
@@ -171,7 +183,7 @@ func CertificateObject(c *Certificate, category ck.ULong, p Params) (*Object, er
 }
 
 func keyCommon(o *Object, c *Certificate, p Params, mechs []ck.ULong) {
-	o.ulong(ck.CKA_KEY_TYPE, ck.CKK_RSA)
+	o.ulong(ck.CKA_KEY_TYPE, c.KeyType())
 	o.bytes(ck.CKA_ID, p.ID)
 	o.bytes(ck.CKA_START_DATE, Date(c.Cert.NotBefore))
 	o.bytes(ck.CKA_END_DATE, Date(c.Cert.NotAfter))
@@ -183,6 +195,10 @@ func keyCommon(o *Object, c *Certificate, p Params, mechs []ck.ULong) {
 	}
 	o.bytes(ck.CKA_SUBJECT, c.Cert.RawSubject)
 	o.bytes(ck.CKA_PUBLIC_KEY_INFO, c.Cert.RawSubjectPublicKeyInfo)
+	if c.EC != nil {
+		ecKey(o, c.EC)
+		return
+	}
 	o.bytes(ck.CKA_MODULUS, c.Pub.N.Bytes())
 	o.ulong(ck.CKA_MODULUS_BITS, ck.ULong(c.Pub.N.BitLen()))
 	o.bytes(ck.CKA_PUBLIC_EXPONENT, bigEndian(c.Pub.E))
@@ -225,8 +241,12 @@ func PrivateKeyObject(c *Certificate, p Params, mechs []ck.ULong) *Object {
 	o.bool(ck.CKA_NEVER_EXTRACTABLE, true)
 	o.bool(ck.CKA_WRAP_WITH_TRUSTED, false)
 	o.bool(ck.CKA_ALWAYS_AUTHENTICATE, p.AlwaysAuth)
-	for _, t := range []ck.ULong{ck.CKA_PRIVATE_EXPONENT, ck.CKA_PRIME_1, ck.CKA_PRIME_2,
-		ck.CKA_EXPONENT_1, ck.CKA_EXPONENT_2, ck.CKA_COEFFICIENT} {
+	secret := []ck.ULong{ck.CKA_PRIVATE_EXPONENT, ck.CKA_PRIME_1, ck.CKA_PRIME_2,
+		ck.CKA_EXPONENT_1, ck.CKA_EXPONENT_2, ck.CKA_COEFFICIENT}
+	if c.EC != nil {
+		secret = []ck.ULong{ck.CKA_VALUE} // the private scalar
+	}
+	for _, t := range secret {
 		o.sens[t] = true
 	}
 	return o

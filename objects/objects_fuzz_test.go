@@ -15,6 +15,7 @@ func FuzzCertificateObjects(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0x30, 0x82, 0x7F, 0xFF})
 	f.Add([]byte{0x30, 0x80, 0x00, 0x00})
+	f.Add(ecSeed(f)) // the next generation's: ECDSA P-384
 	f.Fuzz(func(t *testing.T, der []byte) {
 		c, err := ParseCertificate(der)
 		if err != nil {

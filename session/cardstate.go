@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/card/nextgen"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 	"github.com/jpki-pkcs11/jpki-pkcs11/objects"
 )
@@ -31,7 +32,7 @@ type cardState struct {
 	// card operation. objs and pss are written with both mu and smu held, so
 	// they may be read under either (a cached object needs no card lock).
 	mu    sync.Mutex
-	c     *card.Card
+	c     card.Generation // today's JPKI application until identification finds another generation
 	certs map[uint16]*certEntry
 	objs  map[ck.ULong]*objects.Object
 	pss   int8 // RSASSA-PSS: 0 not probed yet, 1 supported, -1 not
@@ -47,6 +48,7 @@ type cardState struct {
 	smu        sync.Mutex
 	identified bool
 	info       card.Info
+	alg        card.Algorithm // of the card's generation (set with identified)
 	serial     string
 	tries      [3]int  // by card.Key; -1 unknown
 	loggedIn   [3]bool // by card.Key: login state shared by the token's sessions
@@ -68,7 +70,7 @@ func keyOf(t objects.Token) card.Key {
 
 // cardJob is a card operation queued behind the running one.
 type cardJob struct {
-	f     func(c *card.Card) error
+	f     func(c card.Generation) error
 	err   error
 	panic any           // what f panicked with, re-raised in its caller
 	lead  bool          // not run: its caller runs it and leads the queue
@@ -90,7 +92,7 @@ const maxCombined = 8
 // handed over to the next caller, so the leader's own call returns in bounded
 // time and other applications get the card. A caller whose operation ran
 // elsewhere returns its result (or its panic) as if it had run it.
-func (cs *cardState) run(f func(c *card.Card) error) error {
+func (cs *cardState) run(f func(c card.Generation) error) error {
 	cs.qmu.Lock()
 	if cs.running {
 		j := &cardJob{f: f, done: make(chan struct{})}
@@ -143,9 +145,12 @@ func (cs *cardState) run(f func(c *card.Card) error) error {
 }
 
 // batchLocked runs f, whose card operations share one PC/SC transaction when
-// the card is connected (card lock held; see card.Card.Batch).
+// the card is connected and identified (card lock held; see card.Card.Batch).
+// Before its identification the card's generation is not known (card.Open may
+// choose another than the connection's first one): each operation then has its
+// own transaction.
 func (cs *cardState) batchLocked(f func()) {
-	if cs.dead || cs.c == nil {
+	if cs.dead || cs.c == nil || !cs.facts().identified {
 		f()
 		return
 	}
@@ -165,7 +170,7 @@ func (cs *cardState) runJob(j *cardJob) {
 // runLocked connects if needed and runs f (card lock held); it then updates
 // the login state from the card's model (a reset or logout seen by the card
 // layer ends the token's login).
-func (cs *cardState) runLocked(f func(c *card.Card) error) error {
+func (cs *cardState) runLocked(f func(c card.Generation) error) error {
 	if cs.dead {
 		return fmt.Errorf("reader %q: %w", cs.reader, card.ErrRemoved)
 	}
@@ -238,6 +243,7 @@ func (cs *cardState) setTries(k card.Key, n int) {
 type facts struct {
 	identified bool
 	info       card.Info
+	alg        card.Algorithm
 	serial     string
 	tries      [3]int
 }
@@ -245,7 +251,7 @@ type facts struct {
 func (cs *cardState) facts() facts {
 	cs.smu.Lock()
 	defer cs.smu.Unlock()
-	return facts{cs.identified, cs.info, cs.serial, cs.tries}
+	return facts{cs.identified, cs.info, cs.alg, cs.serial, cs.tries}
 }
 
 // hasToken reports whether the card shows token t (identified first).
@@ -263,21 +269,25 @@ func (f facts) hasToken(t objects.Token) bool {
 }
 
 // identify reads what the slot list and token info need, once per insertion: the
-// JPKI AP, its label/presence files and the head of the authentication
-// certificate (for the serial). The PIN counters are read per token by
-// TokenInfo. Errors leave the card unidentified (tried again on the next call).
+// card's generation (card.Open: today's JPKI application first, so a card issued
+// so far gets the same APDUs as ever, then the next generation, whose assumed
+// commands reach only a card that identifies as one), its label/presence files
+// and the head of the authentication certificate (for the serial). The PIN
+// counters are read per token by TokenInfo. Errors leave the card unidentified
+// (tried again on the next call).
 func (m *Manager) identify(cs *cardState) facts {
 	if f := cs.facts(); f.identified {
 		return f
 	}
-	err := m.withCard(cs, func(c *card.Card) error {
+	err := m.withCard(cs, func(c card.Generation) error {
 		if cs.facts().identified {
 			return nil
 		}
-		info, err := c.Identify()
+		g, info, err := card.Open(c.Transport(), nextgen.Generation)
 		if err != nil {
 			return fmt.Errorf("identify: %w", err)
 		}
+		cs.c, c = g, g
 		if card.PresenceUnexplained(info.Presence) {
 			m.log.Warn("EF 0008 holds a value other than 00 or 8F: taken as a present certificate",
 				"reader", cs.reader, "ef0008", fmt.Sprintf("% X", info.Presence))
@@ -287,7 +297,8 @@ func (m *Manager) identify(cs *cardState) facts {
 		case info.Kind == card.KindNotJPKI:
 			m.log.Info("card without the JPKI application: no token", "reader", cs.reader)
 		case info.Kind == card.KindUnknownJPKI:
-			m.log.Warn(info.Kind.String()+": no token", "reader", cs.reader, "application", fmt.Sprintf("% X", info.OtherAP))
+			m.log.Warn(info.Kind.String()+": no token: "+card.NotYetSupported, "reader", cs.reader,
+				"application", fmt.Sprintf("% X", info.OtherAP), "why", info.Reason)
 		case info.Kind == card.KindJuki:
 			m.log.Info("Juki card: its JPKI certificates have all expired (none issued since 2015): no token", "reader", cs.reader)
 		case info.Kind == card.KindIPhone:
@@ -308,10 +319,10 @@ func (m *Manager) identify(cs *cardState) facts {
 			serial = serialFrom(head)
 		}
 		cs.smu.Lock()
-		cs.identified, cs.info, cs.serial = true, info, serial
+		cs.identified, cs.info, cs.alg, cs.serial = true, info, g.Algorithm(), serial
 		cs.smu.Unlock()
 		m.log.Info("card identified", "reader", cs.reader, "kind", info.Kind.String(),
-			"sign_cert", info.HasSignCert, "auth_cert_needs_pin", info.AuthCertNeedsPIN, "serial", serial)
+			"keys", g.Algorithm().String(), "sign_cert", info.HasSignCert, "auth_cert_needs_pin", info.AuthCertNeedsPIN, "serial", serial)
 		return nil
 	})
 	if err != nil {
@@ -350,7 +361,7 @@ func tokenSerial(ti card.TokenInfo) string {
 
 // certificate reads and parses a certificate file at most once per insertion
 // (card lock held by the caller through run).
-func (cs *cardState) certificate(c *card.Card, ef uint16) (*objects.Certificate, error) {
+func (cs *cardState) certificate(c card.Generation, ef uint16) (*objects.Certificate, error) {
 	if e, ok := cs.certs[ef]; ok {
 		return e.cert, e.err
 	}
@@ -401,7 +412,7 @@ func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*ob
 	if obj != nil {
 		return obj, nil
 	}
-	err := m.withCard(cs, func(c *card.Card) error {
+	err := m.withCard(cs, func(c card.Generation) error {
 		if obj = cached(); obj != nil {
 			return nil
 		}
@@ -412,6 +423,9 @@ func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*ob
 			if cert, err = cs.certificate(c, k.CertFile()); err != nil {
 				return err
 			}
+			if err := keyMatches(c.Algorithm(), cert); err != nil {
+				return err
+			}
 		}
 		if s.NeedsCA() {
 			if ca, err = cs.certificate(c, k.CACertFile()); err != nil {
@@ -419,7 +433,10 @@ func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*ob
 			}
 		}
 		var allowed []ck.ULong
-		if isKey && (mechs || cs.pss != 0) {
+		switch {
+		case isKey && c.Algorithm() == card.ECDSAP384:
+			allowed = ecdsaMechs // known without asking the card
+		case isKey && (mechs || cs.pss != 0):
 			pss, err := cs.probePSS(c, k)
 			if err != nil {
 				return err
@@ -450,7 +467,7 @@ func (m *Manager) object(cs *cardState, t objects.Token, i int, mechs bool) (*ob
 // data, with a control P1 first: it neither signs nor spends a PIN try, and PSS
 // is offered only when the card showed that it checks P1 first and accepted 04.
 // Why PSS is or is not offered is logged once per insertion.
-func (cs *cardState) probePSS(c *card.Card, k card.Key) (bool, error) {
+func (cs *cardState) probePSS(c card.Generation, k card.Key) (bool, error) {
 	if cs.pss == 0 {
 		p, err := c.ProbeScheme(k, card.SchemePSSSHA256)
 		if err != nil {
@@ -476,7 +493,7 @@ func (m *Manager) triesLeft(cs *cardState, k card.Key) (int, error) {
 		return n, nil
 	}
 	n := -1
-	err := m.withCard(cs, func(c *card.Card) error {
+	err := m.withCard(cs, func(c card.Generation) error {
 		if n = cs.facts().tries[k]; n >= 0 {
 			return nil
 		}

@@ -40,6 +40,9 @@ func rvOf(err error) ck.RV {
 		return ck.CKR_USER_NOT_LOGGED_IN
 	case errors.Is(err, card.ErrNoJPKI):
 		return ck.CKR_TOKEN_NOT_RECOGNIZED
+	case errors.Is(err, card.ErrNotYetSupported):
+		// a card generation whose commands are not known (next generation)
+		return ck.CKR_TOKEN_NOT_RECOGNIZED
 	case errors.Is(err, context.Canceled):
 		return ck.CKR_CRYPTOKI_NOT_INITIALIZED
 	}

@@ -253,7 +253,7 @@ func (m *Manager) cardIn(r *reader) *cardState {
 
 // withCard runs f on cs's card under the card lock (connecting first if needed).
 // A removal seen by f drops the card and its sessions.
-func (m *Manager) withCard(cs *cardState, f func(c *card.Card) error) error {
+func (m *Manager) withCard(cs *cardState, f func(c card.Generation) error) error {
 	err := cs.run(f)
 	if removal(err) {
 		m.drop(cs)

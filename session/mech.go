@@ -23,12 +23,28 @@ var signMechs = []ck.ULong{ck.CKM_RSA_PKCS, ck.CKM_SHA1_RSA_PKCS, ck.CKM_SHA224_
 // salt 32), offered only when the card knows the scheme.
 var pssMechs = []ck.ULong{ck.CKM_RSA_PKCS_PSS, ck.CKM_SHA256_RSA_PKCS_PSS}
 
+// ecdsaMechs are the signature mechanisms of ECDSA keys (the next generation),
+// in the order listed: CKM_ECDSA over a hash the caller made, and hash-and-sign
+// with SHA-256, SHA-384 (the generation's own) and SHA-512.
+var ecdsaMechs = []ck.ULong{ck.CKM_ECDSA, ck.CKM_ECDSA_SHA256, ck.CKM_ECDSA_SHA384, ck.CKM_ECDSA_SHA512}
+
+// ecdsaHash is the hash of each ECDSA hash-and-sign mechanism.
+var ecdsaHash = map[ck.ULong]crypto.Hash{ck.CKM_ECDSA_SHA256: crypto.SHA256, ck.CKM_ECDSA_SHA384: crypto.SHA384,
+	ck.CKM_ECDSA_SHA512: crypto.SHA512}
+
+// ecKeyBits is the key size of the next generation's keys (P-384): the
+// CK_MECHANISM_INFO key size of an ECDSA mechanism, in bits of the curve.
+const ecKeyBits = 384
+
 // digestMechs are the digests done on the host.
 var digestMechs = []ck.ULong{ck.CKM_SHA_1, ck.CKM_SHA224, ck.CKM_SHA256, ck.CKM_SHA384, ck.CKM_SHA512}
 
 // hashOf gives the hash of a hash-and-sign mechanism or a digest mechanism;
 // ok is false for CKM_RSA_PKCS (no hash) and unknown mechanisms.
 func hashOf(mech ck.ULong) (crypto.Hash, bool) {
+	if h, ok := ecdsaHash[mech]; ok {
+		return h, true
+	}
 	switch mech {
 	case ck.CKM_SHA1_RSA_PKCS, ck.CKM_SHA_1:
 		return crypto.SHA1, true
@@ -58,7 +74,11 @@ func digestInfo(h crypto.Hash, sum []byte) []byte {
 	return append(append([]byte(nil), digestInfoPrefix[h]...), sum...)
 }
 
-func isSignMech(mech ck.ULong) bool { return slices.Contains(signMechs, mech) || isPSS(mech) }
+func isSignMech(mech ck.ULong) bool {
+	return slices.Contains(signMechs, mech) || isPSS(mech) || isECDSA(mech)
+}
+
+func isECDSA(mech ck.ULong) bool { return slices.Contains(ecdsaMechs, mech) }
 
 func isPSS(mech ck.ULong) bool { return slices.Contains(pssMechs, mech) }
 
@@ -108,7 +128,7 @@ func checkParam(mech Mechanism) error {
 // card signs with RSASSA-PSS.
 func (m *Manager) pssSupported(cs *cardState, t objects.Token) (bool, error) {
 	var ok bool
-	err := m.withCard(cs, func(c *card.Card) error {
+	err := m.withCard(cs, func(c card.Generation) error {
 		var err error
 		ok, err = cs.probePSS(c, keyOf(t))
 		return err
@@ -118,9 +138,12 @@ func (m *Manager) pssSupported(cs *cardState, t objects.Token) (bool, error) {
 
 // Mechanisms lists the mechanisms of the slot's token.
 func (m *Manager) Mechanisms(slot ck.ULong) ([]ck.ULong, error) {
-	cs, t, _, err := m.token(slot)
+	cs, t, f, err := m.token(slot)
 	if err != nil {
 		return nil, err
+	}
+	if f.alg == card.ECDSAP384 {
+		return append(slices.Clone(ecdsaMechs), digestMechs...), nil
 	}
 	pss, err := m.pssSupported(cs, t)
 	if err != nil {
@@ -157,9 +180,12 @@ func contextLogin(t objects.Token) bool {
 // MechanismInfo describes one mechanism: signatures on the card (CKF_HW) with
 // verification in software, 2048-bit keys; digests on the host.
 func (m *Manager) MechanismInfo(slot, mech ck.ULong) (MechanismInfo, error) {
-	cs, t, _, err := m.token(slot)
+	cs, t, f, err := m.token(slot)
 	if err != nil {
 		return MechanismInfo{}, err
+	}
+	if isECDSA(mech) || f.alg == card.ECDSAP384 && isSignMech(mech) {
+		return m.ecdsaInfo(f, t, mech)
 	}
 	if isPSS(mech) {
 		if pss, err := m.pssSupported(cs, t); err != nil {
@@ -175,4 +201,27 @@ func (m *Manager) MechanismInfo(slot, mech ck.ULong) (MechanismInfo, error) {
 		return MechanismInfo{Flags: ck.CKF_DIGEST}, nil
 	}
 	return MechanismInfo{}, ck.CKR_MECHANISM_INVALID
+}
+
+// ecdsaInfo describes an ECDSA mechanism: on the card's P-384 key (CKF_HW),
+// verification in software, named curves over F_p with uncompressed points;
+// CKR_MECHANISM_INVALID on an RSA card and for RSA mechanisms on an ECDSA card.
+//
+// On a token whose key is CKA_ALWAYS_AUTHENTICATE the hash-and-sign mechanisms
+// are listed and accepted by C_SignInit, but described without CKF_SIGN (as
+// CKM_SHA256_RSA_PKCS_PSS is not described, see contextLogin): NSS signs a TLS
+// 1.3 CertificateVerify through a streaming context with the hash-and-sign
+// mechanism when the token's C_GetMechanismInfo has CKF_SIGN
+// (sgn_CreateCombinedContext: PK11_DoesMechanismFlag), and that path never does
+// the context-specific login. Without it NSS hashes itself and signs with
+// CKM_ECDSA through PK11_Sign, which logs in for the context: one PIN prompt.
+func (m *Manager) ecdsaInfo(f facts, t objects.Token, mech ck.ULong) (MechanismInfo, error) {
+	if f.alg != card.ECDSAP384 || !isECDSA(mech) {
+		return MechanismInfo{}, ck.CKR_MECHANISM_INVALID
+	}
+	flags := ck.CKF_HW | ck.CKF_SIGN | ck.CKF_VERIFY | ck.CKF_EC_F_P | ck.CKF_EC_OID | ck.CKF_EC_UNCOMPRESS
+	if mech != ck.CKM_ECDSA && contextLogin(t) {
+		flags &^= ck.CKF_SIGN
+	}
+	return MechanismInfo{MinKeySize: ecKeyBits, MaxKeySize: ecKeyBits, Flags: flags}, nil
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"errors"
 	"hash"
@@ -29,30 +30,37 @@ type verifyOp struct {
 	signedData
 	mech  ck.ULong
 	pub   *rsa.PublicKey
+	ec    *ecdsa.PublicKey // instead of pub for an ECDSA key
 	multi bool
 }
 
 // signedData is what a signature is made or checked over: the hash of the data
-// fed so far, or for CKM_RSA_PKCS (no hash) the data itself, a DigestInfo.
+// fed so far, or for CKM_RSA_PKCS and CKM_ECDSA (no hash) the data itself, a
+// DigestInfo or a hash.
 type signedData struct {
-	h   hash.Hash // nil for CKM_RSA_PKCS
-	buf []byte    // CKM_RSA_PKCS input so far
+	h   hash.Hash // nil for CKM_RSA_PKCS and CKM_ECDSA
+	buf []byte    // their input so far
+	max int       // the most buf may hold
 }
 
 func newSignedData(mech ck.ULong) signedData {
 	if hh, ok := hashOf(mech); ok {
 		return signedData{h: hh.New()}
 	}
-	return signedData{}
+	if mech == ck.CKM_ECDSA {
+		return signedData{max: card.MaxECDSAInput}
+	}
+	return signedData{max: card.MaxDigestInfoSize}
 }
 
-// add feeds data to the hash, or keeps it (at most a DigestInfo's length).
+// add feeds data to the hash, or keeps it (at most a DigestInfo's length, or
+// the longest hash for CKM_ECDSA).
 func (d *signedData) add(data []byte) error {
 	if d.h != nil {
 		d.h.Write(data)
 		return nil
 	}
-	if len(d.buf)+len(data) > card.MaxDigestInfoSize {
+	if len(d.buf)+len(data) > d.max {
 		return ck.CKR_DATA_LEN_RANGE
 	}
 	d.buf = append(d.buf, data...)
@@ -116,7 +124,7 @@ func (m *Manager) signInit(s *session, mech Mechanism, spec objects.Spec, o *obj
 		// signature itself still needs the token logged in)
 		return ck.CKR_USER_NOT_LOGGED_IN
 	}
-	s.sign = &signOp{signedData: newSignedData(mech.Type), mech: mech.Type, key: keyOf(s.tok), sigLen: modulusLen(o)}
+	s.sign = &signOp{signedData: newSignedData(mech.Type), mech: mech.Type, key: keyOf(s.tok), sigLen: signatureLen(o)}
 	return nil
 }
 
@@ -197,6 +205,13 @@ func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
 	var input []byte
 	scheme := card.SchemePKCS1
 	switch {
+	case isECDSA(op.mech):
+		scheme = card.SchemeECDSA
+		if input = op.buf; op.h != nil {
+			input = op.h.Sum(nil)
+		} else if len(input) == 0 {
+			return nil, ck.CKR_DATA_LEN_RANGE // CKM_ECDSA: a hash of 1 to 64 bytes
+		}
 	case isPSS(op.mech):
 		scheme = card.SchemePSSSHA256
 		if op.h != nil {
@@ -218,11 +233,11 @@ func (m *Manager) signFinish(s *session, op *signOp) ([]byte, error) {
 	}
 	var sig []byte
 	var pub crypto.PublicKey
-	err := m.withCard(s.cs, func(c *card.Card) error {
+	err := m.withCard(s.cs, func(c card.Generation) error {
 		var err error
 		sig, err = c.Sign(op.key, scheme, input)
 		if e := s.cs.certs[op.key.CertFile()]; e != nil && e.cert != nil {
-			pub = e.cert.Pub
+			pub = e.cert.Public()
 		}
 		return err
 	})
@@ -267,6 +282,9 @@ func (m *Manager) keyOpInit(h ck.ULong, mech Mechanism, key ck.ULong, kind objec
 	if !isSignMech(mech.Type) {
 		return ck.CKR_MECHANISM_INVALID
 	}
+	if err := mechFitsCard(s.cs.facts().alg, mech.Type); err != nil {
+		return err
+	}
 	if err := checkParam(mech); err != nil {
 		return err
 	}
@@ -283,22 +301,26 @@ func (m *Manager) keyOpInit(h ck.ULong, mech Mechanism, key ck.ULong, kind objec
 // verifyInit is VerifyInit once keyOpInit's checks passed (session locked).
 func (m *Manager) verifyInit(s *session, mech Mechanism) error {
 	var pub *rsa.PublicKey
-	err := m.withCard(s.cs, func(c *card.Card) error {
+	var ec *ecdsa.PublicKey
+	err := m.withCard(s.cs, func(c card.Generation) error {
 		e := s.cs.certs[keyOf(s.tok).CertFile()]
 		if e == nil || e.cert == nil {
 			return ck.CKR_KEY_HANDLE_INVALID
 		}
-		pub = e.cert.Pub
+		pub, ec = e.cert.Pub, e.cert.EC
 		return nil
 	})
 	if err != nil {
 		return m.fail(s, err)
 	}
-	s.verify = &verifyOp{signedData: newSignedData(mech.Type), mech: mech.Type, pub: pub}
+	s.verify = &verifyOp{signedData: newSignedData(mech.Type), mech: mech.Type, pub: pub, ec: ec}
 	return nil
 }
 
 func (op *verifyOp) finish(sig []byte) error {
+	if op.ec != nil {
+		return op.finishECDSA(sig)
+	}
 	if len(sig) != op.pub.Size() {
 		return ck.CKR_SIGNATURE_LEN_RANGE
 	}

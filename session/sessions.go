@@ -139,7 +139,7 @@ func (m *Manager) logoutToken(cs *cardState, t objects.Token) {
 	if !cs.isLoggedIn(k) {
 		return
 	}
-	err := m.withCard(cs, func(c *card.Card) error {
+	err := m.withCard(cs, func(c card.Generation) error {
 		cs.setLoggedIn(k, false)
 		return c.Logout(k)
 	})
@@ -234,7 +234,7 @@ func (m *Manager) Login(h, userType ck.ULong, pin []byte) error {
 		m.log.Info("PIN blocked: login refused without asking the card", "key", k.String())
 		return ck.CKR_PIN_LOCKED
 	}
-	err = m.withCard(s.cs, func(c *card.Card) error {
+	err = m.withCard(s.cs, func(c card.Generation) error {
 		err := c.Verify(k, pin)
 		m.noteTries(s.cs, k, err)
 		if err == nil {
@@ -281,7 +281,7 @@ func (m *Manager) Logout(h ck.ULong) error {
 	if !s.cs.isLoggedIn(k) {
 		return ck.CKR_USER_NOT_LOGGED_IN
 	}
-	err = m.withCard(s.cs, func(c *card.Card) error {
+	err = m.withCard(s.cs, func(c card.Generation) error {
 		s.cs.setLoggedIn(k, false)
 		return c.Logout(k)
 	})
@@ -325,7 +325,7 @@ func (m *Manager) SetPIN(h ck.ULong, oldPIN, newPIN []byte) error {
 		return ck.CKR_PIN_LOCKED
 	}
 	wasIn := s.cs.isLoggedIn(k)
-	err = m.withCard(s.cs, func(c *card.Card) error {
+	err = m.withCard(s.cs, func(c card.Generation) error {
 		err := c.ChangePIN(k, oldPIN, newPIN)
 		m.noteTries(s.cs, k, err)
 		if err == nil && !wasIn {

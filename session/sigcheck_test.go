@@ -5,12 +5,14 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/card/nextgen"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
@@ -47,11 +49,18 @@ func (t *lyingTransport) Transmit(cmd []byte) ([]byte, error) {
 	t.s.mu.Lock()
 	lie := t.s.lie
 	t.s.mu.Unlock()
-	if err != nil || lie == nil || len(cmd) <= 5 || cmd[0] != 0x80 || cmd[1] != 0x2A ||
+	if err != nil || lie == nil || len(cmd) <= 5 || !isSignCommand(cmd) ||
 		len(resp) < 2 || !bytes.Equal(resp[len(resp)-2:], []byte{0x90, 0x00}) {
 		return resp, err
 	}
 	return append(lie(resp[:len(resp)-2]), 0x90, 0x00), nil
+}
+
+// isSignCommand tells a signature command: today's (80 2A) or the next
+// generation's PSO: COMPUTE DIGITAL SIGNATURE (00 2A 9E 9A, card/nextgen).
+func isSignCommand(cmd []byte) bool {
+	return cmd[0] == 0x80 && cmd[1] == 0x2A ||
+		cmd[0] == 0x00 && cmd[1] == 0x2A && cmd[2] == nextgen.PSOCDSP1 && cmd[3] == nextgen.PSOCDSP2
 }
 
 // logBuffer is a slog handler's output, safe for concurrent use.
@@ -142,6 +151,85 @@ func TestWrongSignatureFromCard(t *testing.T) {
 	}
 }
 
+// TestWrongECDSASignatureFromCard: the check covers the next generation's
+// ECDSA keys: an r||s from the card that does not verify with the certificate's
+// P-384 key (random bytes, one flipped bit, r and s swapped, zeros, a valid
+// signature of other data, all of the right length with 90 00) is never handed
+// back, for CKM_ECDSA and ECDSA with a hash on the host, in one part and
+// several: CKR_DEVICE_ERROR, logged, no operation left behind. Both keys; the
+// same card's true signatures pass.
+func TestWrongECDSASignatureFromCard(t *testing.T) {
+	sys := &lyingSystem{fakeSystem: newFakeSystem(reader0)}
+	sys.Insert(reader0, newVCard(t, nextGen))
+	var logged logBuffer
+	m, err := New(Config{System: sys, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	sum := sha512.Sum384([]byte("data"))
+	mechs := []struct {
+		name string
+		m    Mechanism
+		data []byte
+	}{
+		{"ECDSA", Mechanism{Type: ck.CKM_ECDSA}, sum[:]},
+		{"ECDSA-SHA384", Mechanism{Type: ck.CKM_ECDSA_SHA384}, []byte("data")},
+		{"ECDSA-SHA256", Mechanism{Type: ck.CKM_ECDSA_SHA256}, []byte("data")},
+	}
+	var other []byte
+	lies := []struct {
+		name string
+		lie  func(sig []byte) []byte
+	}{
+		{"random bytes", func(sig []byte) []byte {
+			r := make([]byte, len(sig))
+			_, _ = rand.Read(r)
+			return r
+		}},
+		{"one bit flipped", func(sig []byte) []byte {
+			b := bytes.Clone(sig)
+			b[len(b)/2+3] ^= 0x10
+			return b
+		}},
+		{"r and s swapped", func(sig []byte) []byte { return append(bytes.Clone(sig[48:]), sig[:48]...) }},
+		{"zeros", func(sig []byte) []byte { return make([]byte, len(sig)) }},
+		{"another signature", func([]byte) []byte { return other }},
+	}
+	want := 0
+	for _, key := range []struct {
+		slot ck.ULong
+		pin  string
+	}{{0, "1234"}, {1, "ABC123"}} {
+		h, priv, _ := loggedIn(t, m, key.slot, key.pin)
+		must(t, "SignInit", m.SignInit(h, mechs[0].m, priv))
+		other, err = m.Sign(h, make([]byte, 48))
+		must(t, "Sign (other data)", err)
+		for _, mc := range mechs {
+			for _, l := range lies {
+				sys.setLie(l.lie)
+				must(t, "SignInit", m.SignInit(h, mc.m, priv))
+				_, err := m.Sign(h, mc.data)
+				wantRV(t, mc.name+", "+l.name+": Sign", err, ck.CKR_DEVICE_ERROR)
+				_, err = m.Sign(h, mc.data)
+				wantRV(t, mc.name+", "+l.name+": Sign after the wrong signature", err, ck.CKR_OPERATION_NOT_INITIALIZED)
+				must(t, "SignInit", m.SignInit(h, mc.m, priv))
+				must(t, "SignUpdate", m.SignUpdate(h, mc.data))
+				_, err = m.SignFinal(h)
+				wantRV(t, mc.name+", "+l.name+": SignFinal", err, ck.CKR_DEVICE_ERROR)
+				want += 2
+			}
+			sys.setLie(nil)
+			must(t, "SignInit", m.SignInit(h, mc.m, priv))
+			_, err := m.Sign(h, mc.data)
+			must(t, mc.name+": Sign with a truthful card", err)
+		}
+	}
+	if n := strings.Count(logged.String(), "card returned a signature that does not verify"); n != want {
+		t.Fatalf("%d log lines about a wrong signature, want %d:\n%s", n, want, logged.String())
+	}
+}
+
 // TestCheckSignature: the check itself, for each scheme and key it knows, and its
 // refusals (no key, an unknown scheme).
 func TestCheckSignature(t *testing.T) {
@@ -164,5 +252,27 @@ func TestCheckSignature(t *testing.T) {
 	}
 	if checkSignature(card.SchemePKCS1, nil, input, sig) == nil {
 		t.Fatal("no public key passed")
+	}
+	ec, _, ecCard := setup(t, nextGen)
+	h, priv, _ = loggedIn(t, ec, 0, "1234")
+	ecPub := certOf(t, ecCard.Status().AuthCert).PublicKey
+	sum384 := sha512.Sum384([]byte("x"))
+	must(t, "SignInit", ec.SignInit(h, Mechanism{Type: ck.CKM_ECDSA}, priv))
+	ecSig, err := ec.Sign(h, sum384[:])
+	must(t, "Sign", err)
+	if err := checkSignature(card.SchemeECDSA, ecPub, sum384[:], ecSig); err != nil {
+		t.Fatalf("a good ECDSA signature: %v", err)
+	}
+	if checkSignature(card.SchemeECDSA, ecPub, sum[:], ecSig) == nil {
+		t.Fatal("an ECDSA signature of another hash passed")
+	}
+	if checkSignature(card.SchemePKCS1, ecPub, sum384[:], ecSig) == nil {
+		t.Fatal("an ECDSA key with the PKCS#1 scheme passed")
+	}
+	if checkSignature(card.SchemeECDSA, pub, sum384[:], ecSig) == nil {
+		t.Fatal("an RSA key with the ECDSA scheme passed")
+	}
+	if checkSignature(card.SchemeECDSA, ecPub, sum384[:], ecSig[:95]) == nil {
+		t.Fatal("a short r||s passed")
 	}
 }

@@ -2,6 +2,8 @@ package vcard
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/binary"
@@ -61,10 +63,15 @@ type Card struct {
 	log      func(cmd, resp []byte)
 	commands int
 
+	// ecAuth and ecSign are the keys of a next-generation card (then authKey and
+	// signKey are nil; ecSign nil on an under-15 card).
+	ecAuth, ecSign *ecdsa.PrivateKey
+
 	// Volatile state, lost on Reset.
 	ap       apState
 	curEF    uint16
 	verified map[uint16]bool // PIN EF -> verified
+	seKey    byte            // next generation: key of the security environment (MSE:SET), 0 none
 	gen      uint64          // bumped by every Reset (transports see card.ErrReset)
 	tx       chan struct{}   // PC/SC-like transaction lock (capacity 1)
 }
@@ -75,6 +82,7 @@ const (
 	apNone apState = iota
 	apJPKI
 	apOther
+	apNext // the next generation's authentication AP
 )
 
 // Create makes a new card in dir (created if needed; existing card files are
@@ -179,18 +187,19 @@ func Open(dir string) (*Card, error) {
 	return c, nil
 }
 
-func keyPEM(k *rsa.PrivateKey) []byte {
+func keyPEM(k crypto.Signer) []byte {
 	if k == nil {
 		return nil
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
-		panic(err) // an RSA key always marshals
+		panic(err) // an RSA or ECDSA P-384 key always marshals
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-func readKey(dir, name string) (*rsa.PrivateKey, error) {
+// readKey reads a holder key: RSA on today's cards, ECDSA on the next generation.
+func readKey(dir, name string) (crypto.Signer, error) {
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return nil, fmt.Errorf("open virtual card: %w", err)
@@ -203,11 +212,13 @@ func readKey(dir, name string) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open virtual card: %s: %w", name, err)
 	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("open virtual card: %s is not an RSA key", name)
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		return k, nil
+	case *ecdsa.PrivateKey:
+		return k, nil
 	}
-	return rk, nil
+	return nil, fmt.Errorf("open virtual card: %s is neither an RSA nor an ECDSA key", name)
 }
 
 func newCard(dir string, o Options, m *material) *Card {
@@ -215,13 +226,19 @@ func newCard(dir string, o Options, m *material) *Card {
 		dir: dir,
 		st: state{Options: o, AuthPIN: o.AuthPIN, SignPIN: o.SignPIN,
 			AuthTries: card.AuthKey.MaxTries(), SignTries: card.SignKey.MaxTries()},
-		authKey:  m.authKey,
-		signKey:  m.signKey,
 		latency:  o.Latency,
 		verified: map[uint16]bool{},
 		tx:       make(chan struct{}, 1),
 	}
 	c.st.Options.AuthPIN, c.st.Options.SignPIN = "", "" // kept once, in the state
+	c.authKey, _ = m.authKey.(*rsa.PrivateKey)
+	c.signKey, _ = m.signKey.(*rsa.PrivateKey)
+	if o.Generation == GenerationNext {
+		c.ecAuth, _ = m.authKey.(*ecdsa.PrivateKey)
+		c.ecSign, _ = m.signKey.(*ecdsa.PrivateKey)
+		c.files = nextFiles(m, o)
+		return c
+	}
 	label := card.LabelMyNumber
 	switch {
 	case o.Juki:
@@ -304,6 +321,8 @@ func (c *Card) persist() error {
 // ATR returns the card's answer to reset.
 func (c *Card) ATR() []byte {
 	switch {
+	case c.next():
+		return append([]byte(nil), ATRNext...)
 	case c.st.Options.Juki:
 		return append([]byte(nil), ATRJuki...)
 	case c.st.Options.Phone != "":
@@ -326,7 +345,7 @@ func (c *Card) resetLocked() {
 }
 
 func (c *Card) deselect() {
-	c.curEF = 0
+	c.curEF, c.seKey = 0, 0
 	clear(c.verified)
 }
 
@@ -371,9 +390,10 @@ type Status struct {
 func (c *Card) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	f := c.certFile
 	return Status{Options: c.st.Options, AuthTries: c.st.AuthTries, SignTries: c.st.SignTries,
-		AuthCert: bytes.Clone(c.files[card.EFAuthCert]), SignCert: bytes.Clone(c.files[card.EFSignCert]),
-		AuthCA: bytes.Clone(c.files[card.EFAuthCACert]), SignCA: bytes.Clone(c.files[card.EFSignCACert])}
+		AuthCert: bytes.Clone(c.files[f(card.EFAuthCert)]), SignCert: bytes.Clone(c.files[f(card.EFSignCert)]),
+		AuthCA: bytes.Clone(c.files[f(card.EFAuthCACert)]), SignCA: bytes.Clone(c.files[f(card.EFSignCACert)])}
 }
 
 // MaskPIN returns a copy of cmd with the data of VERIFY (INS 20) and CHANGE

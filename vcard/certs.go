@@ -1,6 +1,7 @@
 package vcard
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -25,9 +26,11 @@ var (
 	oidOrgUnit        = asn1.ObjectIdentifier{2, 5, 4, 11}
 )
 
-// material is everything Create writes: keys and DER certificates.
+// material is everything Create writes: keys and DER certificates. The keys are
+// *rsa.PrivateKey on today's cards, *ecdsa.PrivateKey (P-384) on the next
+// generation; signKey and signCAKey are nil on an under-15 card.
 type material struct {
-	authKey, signKey, authCAKey, signCAKey *rsa.PrivateKey
+	authKey, signKey, authCAKey, signCAKey crypto.Signer
 	authCert, signCert, authCA, signCA     []byte
 }
 
@@ -92,7 +95,8 @@ func randomHex(n int) string {
 
 // caKeys holds the test CAs' two keys, generated once per process: every card a
 // process makes shares them (the holder keys are always fresh), which halves the
-// cost of a card in tests. This is the package's only process-wide state.
+// cost of a card in tests. With nextCAKeys (the next generation's), this is the
+// package's only process-wide state.
 var caKeys struct {
 	once sync.Once
 	keys [2]*rsa.PrivateKey
@@ -110,37 +114,56 @@ func testCAKeys() ([2]*rsa.PrivateKey, error) {
 	return caKeys.keys, caKeys.err
 }
 
-// makeMaterial generates keys and certificates for o (already defaulted).
+// makeMaterial generates keys and certificates for o (already defaulted):
+// RSA-2048 keys and SHA-256 certificates valid until the holder's 5th birthday
+// after issue on today's cards, ECDSA P-384 keys and SHA-384 certificates valid
+// 10 years on the next generation (nextMaterialKeys).
 func makeMaterial(o Options) (*material, error) {
-	var m material
+	if o.Generation == GenerationNext {
+		return nextMaterial(o)
+	}
 	ca, err := testCAKeys()
 	if err != nil {
 		return nil, err
 	}
-	m.authCAKey = ca[0]
-	keys := []**rsa.PrivateKey{&m.authKey}
-	if !o.Under15 {
-		m.signCAKey = ca[1]
-		keys = append(keys, &m.signKey)
-	}
-	for _, k := range keys {
+	newKey := func() (crypto.Signer, error) {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			return nil, fmt.Errorf("generate RSA key: %w", err)
 		}
-		*k = key
+		return key, nil
 	}
-	notBefore := o.Issued
 	notAfter := fifthBirthday(o.Birth, o.Issued)
 	if o.Juki {
 		notAfter = o.Issued.AddDate(3, 0, 0)
 	}
+	return issue(o, newKey, ca[0], ca[1], notAfter)
+}
+
+// issue generates the holder keys with newKey and the CA and holder
+// certificates, issued by authCAKey and signCAKey (the signature algorithm
+// follows the CA key: SHA-256 with RSA, SHA-384 with ECDSA P-384), the holder's
+// valid from o.Issued to notAfter.
+func issue(o Options, newKey func() (crypto.Signer, error), authCAKey, signCAKey crypto.Signer, notAfter time.Time) (*material, error) {
+	m := material{authCAKey: authCAKey}
+	var err error
+	keys := []*crypto.Signer{&m.authKey}
+	if !o.Under15 {
+		m.signCAKey = signCAKey
+		keys = append(keys, &m.signKey)
+	}
+	for _, k := range keys {
+		if *k, err = newKey(); err != nil {
+			return nil, err
+		}
+	}
+	notBefore := o.Issued
 	caFrom, caTo := o.Issued.AddDate(-2, 0, 0), o.Issued.AddDate(20, 0, 0)
 
 	authCA := &x509.Certificate{SerialNumber: serial(), Subject: caName("JPKI for user authentication"),
 		NotBefore: caFrom, NotAfter: caTo, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-	if m.authCA, err = x509.CreateCertificate(rand.Reader, authCA, authCA, &m.authCAKey.PublicKey, m.authCAKey); err != nil {
+	if m.authCA, err = x509.CreateCertificate(rand.Reader, authCA, authCA, m.authCAKey.Public(), m.authCAKey); err != nil {
 		return nil, fmt.Errorf("auth CA certificate: %w", err)
 	}
 	authCA, _ = x509.ParseCertificate(m.authCA)
@@ -148,7 +171,7 @@ func makeMaterial(o Options) (*material, error) {
 		Subject:   pkix.Name{Country: []string{"JP"}, CommonName: randomHex(12) + "A"},
 		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if m.authCert, err = x509.CreateCertificate(rand.Reader, auth, authCA, &m.authKey.PublicKey, m.authCAKey); err != nil {
+	if m.authCert, err = x509.CreateCertificate(rand.Reader, auth, authCA, m.authKey.Public(), m.authCAKey); err != nil {
 		return nil, fmt.Errorf("auth certificate: %w", err)
 	}
 	if o.Under15 {
@@ -157,7 +180,7 @@ func makeMaterial(o Options) (*material, error) {
 	signCA := &x509.Certificate{SerialNumber: serial(), Subject: caName("JPKI for digital signature"),
 		NotBefore: caFrom, NotAfter: caTo, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-	if m.signCA, err = x509.CreateCertificate(rand.Reader, signCA, signCA, &m.signCAKey.PublicKey, m.signCAKey); err != nil {
+	if m.signCA, err = x509.CreateCertificate(rand.Reader, signCA, signCA, m.signCAKey.Public(), m.signCAKey); err != nil {
 		return nil, fmt.Errorf("sign CA certificate: %w", err)
 	}
 	signCA, _ = x509.ParseCertificate(m.signCA)
@@ -179,7 +202,7 @@ func makeMaterial(o Options) (*material, error) {
 		NotBefore: notBefore, NotAfter: notAfter, // never outlives the auth certificate: same end
 		KeyUsage:        x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 		ExtraExtensions: []pkix.Extension{san}}
-	if m.signCert, err = x509.CreateCertificate(rand.Reader, sign, signCA, &m.signKey.PublicKey, m.signCAKey); err != nil {
+	if m.signCert, err = x509.CreateCertificate(rand.Reader, sign, signCA, m.signKey.Public(), m.signCAKey); err != nil {
 		return nil, fmt.Errorf("sign certificate: %w", err)
 	}
 	return &m, nil

@@ -21,6 +21,8 @@ type Options struct {
 	Under15 bool   // no signature key or certificate (EF 0001/0002 missing)
 	Juki    bool   // old Juki card: label JPKIAPICCTOKEN, certificates issued 2014 for 3 years
 	NoPSS   bool   // a card generation without the PSS schemes (P1 04/05 answer 6A 86)
+	// Generation is the card generation: GenerationCurrent ("" too) or GenerationNext.
+	Generation string `json:",omitempty"`
 
 	Name       string // holder's name; default "JPKI TARO"
 	NameAlt    string // alternative form of the name; default none
@@ -87,6 +89,17 @@ const (
 	DefaultAddress = "東京都千代田区千代田1-1"
 )
 
+// Card generations (Options.Generation).
+const (
+	// GenerationCurrent is every card issued so far: the JPKI AP, RSA-2048 keys,
+	// SHA-256 certificates (the default).
+	GenerationCurrent = "current"
+	// GenerationNext is the next generation as announced (shared/JPKI.md §7-8):
+	// ECDSA P-384 keys, SHA-384 certificates valid 10 years, the same two PINs,
+	// spoken to with the assumed commands of card/nextgen (no JPKI AP).
+	GenerationNext = "next"
+)
+
 // ErrOptions is wrapped by every option validation error.
 var ErrOptions = errors.New("virtual card options")
 
@@ -111,6 +124,16 @@ func (o Options) withDefaults(now time.Time) (Options, error) {
 	o.SignPIN = string(s)
 	if o.Under15 && o.Juki {
 		return o, fmt.Errorf("%w: a Juki card cannot be an under-15 card", ErrOptions)
+	}
+	switch o.Generation {
+	case "", GenerationCurrent:
+		o.Generation = ""
+	case GenerationNext:
+		if o.Juki || o.NoPSS || o.Phone != "" || len(o.Quirks) > 0 || o.EF0008 != nil {
+			return o, fmt.Errorf("%w: the next generation is a card of its own: not a Juki card, a smartphone, a card without PSS (its keys sign with ECDSA), nor one with today's quirks or EF 0008", ErrOptions)
+		}
+	default:
+		return o, fmt.Errorf("%w: generation %q (want %s or %s)", ErrOptions, o.Generation, GenerationCurrent, GenerationNext)
 	}
 	if o.Name == "" {
 		o.Name = DefaultName

@@ -116,6 +116,9 @@ func (c *Card) process(cmd []byte) []byte {
 		}
 		return sw(swWrongLength)
 	}
+	if c.next() {
+		return c.processNext(a)
+	}
 	switch a.cla {
 	case 0x00:
 		switch a.ins {

@@ -24,7 +24,12 @@ Usage:
                      [--name NAME] [--name-alt NAME] [--birth YYYY-MM-DD] [--sex 1|2|3]
                      [--address ADDR] [--address-alt ADDR] [--issued YYYY-MM-DD] [--latency 20ms]
                      [--phone android|ios] [--quirk NAME]... [--ef0008 HEX]
+                     [--generation current|next]
       Make a new card in DIR: RSA-2048 keys, test CA and holder certificates, PINs.
+      --generation next: the next card generation as announced (ECDSA P-384 keys,
+        SHA-384 certificates valid 10 years, the same PINs), with no JPKI AP: it
+        answers the commands card/nextgen assumes until the real ones are published
+        (not with --juki, --no-pss, --phone, --quirk or --ef0008).
       --phone android: an Android smartphone certificate (token label JPKIAPGPSETOKEN; its
         authentication certificate EF 000A is readable only after the authentication PIN).
       --phone ios: the iPhone's label (JPKIAPIOSTOKEN) only, to see it reported as not supported.
@@ -132,6 +137,7 @@ func cmdNew(args []string, stdout io.Writer) error {
 	fs.StringVar(&birth, "birth", "1990-01-01", "birth date YYYY-MM-DD")
 	fs.StringVar(&issued, "issued", "", "issue date YYYY-MM-DD (default: 30 days ago; Juki 2014-04-01)")
 	fs.DurationVar(&o.Latency, "latency", 0, "delay added to every APDU")
+	fs.StringVar(&o.Generation, "generation", vcard.GenerationCurrent, "card generation: current (RSA-2048) or next (ECDSA P-384, assumed commands)")
 	fs.StringVar(&o.Phone, "phone", "", "android or ios: a smartphone certificate")
 	fs.Func("quirk", "a card variation (may be repeated)", func(v string) error {
 		o.Quirks = append(o.Quirks, v)
@@ -191,6 +197,9 @@ func cmdInfo(args []string, stdout io.Writer) error {
 	}
 	if st.Options.NoPSS {
 		kind += ", no PSS"
+	}
+	if st.Options.Generation == vcard.GenerationNext {
+		kind += ", next generation (ECDSA P-384, assumed commands)"
 	}
 	fmt.Fprintf(stdout, "kind:            %s\n", kind)
 	for _, q := range st.Options.Quirks {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/card/nextgen"
 )
 
 // diagnose runs card.Diagnose on one card and writes the report: what the card
@@ -44,7 +45,7 @@ func (a *app) diagnose(args []string) error {
 		return fmt.Errorf("reader %d (%s): %w", i, rs[i].Name, err)
 	}
 	a.prog.start("asking the card in " + rs[i].Name)
-	d := card.Diagnose(t)
+	d := card.Diagnose(t, nextgen.Generation)
 	a.prog.stop()
 	t.Close()
 	var rep bytes.Buffer
@@ -130,6 +131,13 @@ func writeDiagnosis(w io.Writer, r card.ReaderStatus, d card.Diagnosis, now time
 	if d.Info.OtherAP != nil {
 		p("         application that answered: % X (the JPKI AP % X did not)", d.Info.OtherAP, card.AID)
 	}
+	if d.Info.Reason != "" {
+		p("         %s: %s", card.NotYetSupported, d.Info.Reason)
+	}
+	if d.Generation != 0 {
+		p("generation: next (%v keys), identified by the commands this version assumes for it (the virtual", d.Generation)
+		p("         next-generation card); the report stops after its identification")
+	}
 	if ti := d.Info.Token; ti.Length > 0 {
 		p("")
 		p("token info (EF 0006, %d bytes read):", ti.Length)
@@ -143,7 +151,7 @@ func writeDiagnosis(w io.Writer, r card.ReaderStatus, d card.Diagnosis, now time
 			p("  versions:      hardware % X, firmware % X", ti.HardwareVersion, ti.FirmwareVersion)
 		}
 	}
-	if d.IdentifyErr == nil && d.Info.Kind != card.KindNotJPKI && d.Info.Kind != card.KindUnknownJPKI {
+	if d.IdentifyErr == nil && d.Info.Kind != card.KindNotJPKI && d.Info.Kind != card.KindUnknownJPKI && d.Generation == 0 {
 		p("")
 		switch {
 		case d.Info.Presence == nil:

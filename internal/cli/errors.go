@@ -85,7 +85,26 @@ func explain(err error) string {
 	case errors.Is(err, card.ErrReset), errors.Is(err, card.ErrNotLoggedIn):
 		return "another application used the card meanwhile and the card forgot the PIN check: run the command again (no PIN try was lost)"
 	case errors.Is(err, card.ErrNoJPKI):
-		return fmt.Sprintf("%v: this is not a My Number Card (or its JPKI application is missing)", err)
+		return fmt.Sprintf("%v: this is not a My Number Card (or its JPKI application is missing; a next-generation My Number Card, whose commands are not published yet, also shows so: not yet supported)", err)
+	case errors.Is(err, card.ErrNotYetSupported):
+		return fmt.Sprintf("%v: this looks like a My Number Card of the next generation, which is not yet supported (its commands are not published; only the virtual next-generation card is)", err)
 	}
 	return err.Error()
+}
+
+// unknownJPKI says what follows for a My Number Card whose JPKI application this
+// version does not know (card.KindUnknownJPKI): this version cannot use it, not
+// yet (a next-generation card), with the reason a generation gave.
+func unknownJPKI(info card.Info) string {
+	s := "this version cannot use it: " + card.NotYetSupported
+	if info.Reason != "" {
+		s += "; " + info.Reason
+	}
+	return s
+}
+
+// nextGeneration says which generation speaks to a card that is not of today's
+// generation, and that its commands are assumed.
+func nextGeneration(c card.Generation) string {
+	return fmt.Sprintf("next (%v keys; its commands are assumptions, tested on the virtual next-generation card only)", c.Algorithm())
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/card/nextgen"
 )
 
 // system opens the card system once per run.
@@ -50,7 +51,7 @@ type session struct {
 	index  int
 	reader string
 	t      card.Transport
-	c      *card.Card
+	c      card.Generation
 	info   card.Info
 }
 
@@ -73,9 +74,9 @@ func (a *app) connect(rs []card.ReaderStatus, i int) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reader %d (%s): %w", i, rs[i].Name, err)
 	}
-	ss := &session{index: i, reader: rs[i].Name, t: t, c: card.New(t)}
+	ss := &session{index: i, reader: rs[i].Name, t: t}
 	a.prog.start("reading the card in " + rs[i].Name)
-	ss.info, err = ss.c.Identify()
+	ss.c, ss.info, err = card.Open(t, nextgen.Generation)
 	a.prog.stop()
 	if err != nil {
 		ss.close()
@@ -151,8 +152,8 @@ func unusable(s *session) error {
 	case card.KindNotJPKI:
 		return fmt.Errorf("reader %d (%s): %w", s.index, s.reader, card.ErrNoJPKI)
 	case card.KindUnknownJPKI:
-		return fmt.Errorf("reader %d (%s) holds %s: this version cannot use it. 'jpki diagnose --reader %d --out report.txt' writes what the card answers, safe to attach to a bug report",
-			s.index, s.reader, s.info.Kind, s.index)
+		return fmt.Errorf("reader %d (%s) holds %s: %s. 'jpki diagnose --reader %d --out report.txt' writes what the card answers, safe to attach to a bug report",
+			s.index, s.reader, s.info.Kind, unknownJPKI(s.info), s.index)
 	case card.KindIPhone:
 		return fmt.Errorf("reader %d (%s) holds an iPhone smartphone certificate: %s", s.index, s.reader, card.IPhoneNotSupported)
 	}

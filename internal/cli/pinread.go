@@ -97,7 +97,7 @@ func pinHint(k card.Key) string {
 // login verifies the PIN of k on c: it first asks the card how many tries are
 // left (that costs no try) and refuses a blocked PIN without asking; a malformed
 // PIN is refused before anything is sent; nothing is ever retried.
-func (a *app) login(c *card.Card, k card.Key) error {
+func (a *app) login(c card.Generation, k card.Key) error {
 	a.prog.start("reading the card")
 	tries, err := c.TriesLeft(k)
 	a.prog.stop()

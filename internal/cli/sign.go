@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -58,6 +59,9 @@ func (a *app) unlockKey(s *session, k card.Key) (*signingKey, error) {
 		}
 		if err := checkValid(c); err != nil {
 			return nil, err
+		}
+		if _, err := cardsigner.New(s.c, k, c.PublicKey); err != nil {
+			return nil, err // before the PIN: a key this generation's commands cannot sign with
 		}
 		cert = c
 	}
@@ -143,14 +147,18 @@ func (a *app) sign(args []string) error {
 	return nil
 }
 
-// signCMS makes a CMS SignedData over data (SHA-256, signed attributes) with the
-// signer certificate and its CA certificate.
+// signCMS makes a CMS SignedData over data (signed attributes; SHA-256 with an
+// RSA key, SHA-384 with the next generation's ECDSA P-384 key) with the signer
+// certificate and its CA certificate.
 func signCMS(data []byte, key *signingKey, detached bool) ([]byte, error) {
 	sd, err := pkcs7.NewSignedData(data)
 	if err != nil {
 		return nil, err
 	}
 	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if _, ec := key.signer.Public().(*ecdsa.PublicKey); ec {
+		sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA384)
+	}
 	if err := sd.AddSigner(key.cert, key.signer, pkcs7.SignerInfoConfig{}); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
+	"github.com/jpki-pkcs11/jpki-pkcs11/internal/cli/cardsigner"
 	"github.com/jpki-pkcs11/jpki-pkcs11/internal/cli/certinfo"
 )
 
@@ -19,6 +20,7 @@ type readerReport struct {
 	Card        string       `json:"card"` // empty, error, or card.Kind.Code(): not_jpki, my_number, my_number_no_sign, juki, android_phone, iphone, my_number_unknown_jpki
 	Description string       `json:"description"`
 	TokenLabel  string       `json:"token_label,omitempty"`
+	Generation  string       `json:"generation,omitempty"` // the next generation: what speaks to it
 	AuthTries   *int         `json:"auth_tries,omitempty"`
 	SignTries   *int         `json:"sign_tries,omitempty"`
 	Certs       []certReport `json:"certificates,omitempty"`
@@ -109,11 +111,14 @@ func (a *app) readerStatus(rs []card.ReaderStatus, i int, r card.ReaderStatus) r
 		rep.Description = "not a JPKI card (no My Number Card application)"
 		return rep
 	case card.KindUnknownJPKI:
-		rep.Warnings = append(rep.Warnings, "this version cannot use it; 'jpki diagnose' writes a report of what the card answers, safe to attach to a bug report")
+		rep.Warnings = append(rep.Warnings, unknownJPKI(s.info)+"; 'jpki diagnose' writes a report of what the card answers, safe to attach to a bug report")
 		return rep
 	case card.KindIPhone:
 		rep.Warnings = append(rep.Warnings, card.IPhoneNotSupported)
 		return rep
+	}
+	if s.c.Algorithm() != card.RSA2048 {
+		rep.Generation = nextGeneration(s.c)
 	}
 	a.prog.start("reading the card in " + r.Name)
 	defer a.prog.stop()
@@ -168,6 +173,11 @@ func (a *app) readerStatus(rs []card.ReaderStatus, i int, r card.ReaderStatus) r
 			rep.Warnings = append(rep.Warnings, err.Error())
 			continue
 		}
+		if k, holder := map[string]card.Key{"auth": card.AuthKey, "sign": card.SignKey}[f.role]; holder {
+			if _, err := cardsigner.New(s.c, k, cr.cert.PublicKey); err != nil {
+				rep.Warnings = append(rep.Warnings, explain(err))
+			}
+		}
 		rep.Certs = append(rep.Certs, cr)
 		switch f.role {
 		case "auth":
@@ -199,6 +209,9 @@ func outlivesWarning(sign, auth *x509.Certificate) string {
 func printReport(w io.Writer, r readerReport) {
 	fmt.Fprintf(w, "Reader %d: %s\n", r.Index, r.Reader)
 	fmt.Fprintf(w, "  card: %s\n", r.Description)
+	if r.Generation != "" {
+		fmt.Fprintf(w, "  generation: %s\n", r.Generation)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", r.Error)
 	}

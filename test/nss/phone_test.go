@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/session"
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
@@ -30,21 +29,7 @@ func TestFirefoxClientAuthPhone(t *testing.T) {
 // pullShared takes the shared card out of its reader until the test ends.
 func pullShared(t *testing.T) {
 	t.Helper()
-	shared := fx.SharedCard(t)
-	if err := shared.H.Pull(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := shared.H.Insert(); err != nil {
-			t.Errorf("re-insert the shared card: %v", err)
-		}
-		if err := fx.PC.WaitCard(shared.Reader, true, 10*time.Second); err != nil {
-			t.Errorf("the shared card is not back: %v", err)
-		}
-	})
-	if err := fx.PC.WaitCard(shared.Reader, false, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	fx.PullShared(t)
 }
 
 // TestPdfsigPhone: pdfsig with the smartphone certificate. Both of the phone's

@@ -62,6 +62,15 @@ type firefoxRun struct {
 // the module's debug log). The profile selects the client certificate by itself.
 func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string) firefoxRun {
 	t.Helper()
+	return visitAllWithFirefox(t, env, module, caPEM, pin, url)[0]
+}
+
+// visitAllWithFirefox is visitWithFirefox for several URLs in one Firefox start:
+// between two visits Firefox logs out of every token and forgets its TLS sessions
+// (nsISecretDecoderRing.logoutAndTeardown), so each visit starts from no login and
+// no session to resume, and each run's Prompts are those of its own visit.
+func visitAllWithFirefox(t *testing.T, env []string, module, caPEM, pin string, urls ...string) []firefoxRun {
+	t.Helper()
 	bin, err := exec.LookPath("firefox-esr")
 	if err != nil {
 		t.Fatal("firefox-esr is not installed (make deps, or apt-get install firefox-esr)")
@@ -153,6 +162,20 @@ func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string
 	if _, err := m.Call("Marionette:SetContext", map[string]any{"value": "content"}, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	var runs []firefoxRun
+	for i, url := range urls {
+		runs = append(runs, visit(t, m, url, i < len(urls)-1))
+	}
+	_, _ = m.Call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}}, 10*time.Second)
+	return runs
+}
+
+// visit opens url in the content context and returns what happened, then, in
+// the chrome context, reads and clears the prompts recorded and, when logout is
+// set, logs Firefox out of every token and tears its TLS sessions down; it
+// leaves Marionette in the content context.
+func visit(t *testing.T, m *clienttest.Marionette, url string, logout bool) firefoxRun {
+	t.Helper()
 	var run firefoxRun
 	navStart := time.Now()
 	_, run.NavErr = m.Call("WebDriver:Navigate", map[string]any{"url": url}, 180*time.Second)
@@ -170,7 +193,12 @@ func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string
 		t.Fatal(err)
 	}
 	seen, err := m.Call("WebDriver:ExecuteScript", map[string]any{
-		"script": `return Services.prefs.getStringPref("jpki.test.prompts", "[]");`, "args": []any{}}, 30*time.Second)
+		"script": `const s = Services.prefs.getStringPref("jpki.test.prompts", "[]");
+Services.prefs.setStringPref("jpki.test.prompts", "[]");
+if (arguments[0]) {
+  Cc["@mozilla.org/security/sdr;1"].getService(Ci.nsISecretDecoderRing).logoutAndTeardown();
+}
+return s;`, "args": []any{logout}}, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +206,9 @@ func visitWithFirefox(t *testing.T, env []string, module, caPEM, url, pin string
 	if err := json.Unmarshal(seen, &s); err != nil || json.Unmarshal([]byte(s), &run.Prompts) != nil {
 		t.Fatalf("prompts: %s", seen)
 	}
-	_, _ = m.Call("Marionette:Quit", map[string]any{"flags": []string{"eForceQuit"}}, 10*time.Second)
+	if _, err := m.Call("Marionette:SetContext", map[string]any{"value": "content"}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	return run
 }
 

@@ -50,12 +50,12 @@ func cardSlots(t *testing.T, i int, args ...string) (c *clienttest.Card, auth, s
 
 // tlsServer starts `openssl s_server -www` on a free port, requiring a client
 // certificate issued by clientCA and accepting only TLS version ver ("1_2" or
-// "1_3"); it returns the port and the server's output so far (a func).
-func tlsServer(t *testing.T, p pki, clientCA, ver string) (int, *clienttest.Server) {
+// "1_3"), with more s_server arguments extra; it returns the port and the server.
+func tlsServer(t *testing.T, p pki, clientCA, ver string, extra ...string) (int, *clienttest.Server) {
 	t.Helper()
 	port := clienttest.FreePort(t)
-	srv := clienttest.StartServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
-		"-cert", p.srvCert, "-key", p.srvKey, "-CAfile", clientCA, "-Verify", "1", "-www", "-tls"+ver)
+	srv := clienttest.StartServer(t, port, nil, "openssl", append([]string{"s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
+		"-cert", p.srvCert, "-key", p.srvKey, "-CAfile", clientCA, "-Verify", "1", "-www", "-tls" + ver}, extra...)...)
 	return port, srv
 }
 

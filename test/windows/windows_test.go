@@ -2,10 +2,13 @@ package windowstest
 
 import (
 	"bytes"
+	"encoding/asn1"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,8 +91,10 @@ func wrongPIN(pin string) string {
 	return string(b)
 }
 
-// wrongVerify matches a VERIFY with data answered 63 Cx in the card's APDU log.
-var wrongVerify = regexp.MustCompile(`(?m)00 20 00 80 [0-9A-F]{2} \*\* -> 63 C`)
+// wrongVerify matches a VERIFY with data answered 63 Cx in the card's APDU log
+// (P2 80 after a SELECT of the PIN EF; the next generation's 81 and 82 name the
+// PIN by reference).
+var wrongVerify = regexp.MustCompile(`(?m)00 20 00 8[0-2] [0-9A-F]{2} \*\* -> 63 C`)
 
 // hostRun is one run of the test host: its canonical output and files.
 type hostRun struct {
@@ -274,4 +279,85 @@ func verifySignature(t *testing.T, r hostRun, key, card string) {
 		return
 	}
 	t.Logf("%s host: %s RSA-PSS signature verified by openssl", r.name, key)
+}
+
+// TestHostsAgreeNextGeneration: TestHostsAgree on the virtual next-generation
+// card (ECDSA P-384 keys, assumed commands): the Windows DLL under Wine and the
+// Linux module give the same structures field by field (ECDSA signatures are
+// randomised: their codes and lengths are compared), exactly one PIN try is
+// spent, and openssl verifies each host's CKM_ECDSA_SHA384 and CKM_ECDSA
+// signatures with both keys against the certificates read through the module.
+func TestHostsAgreeNextGeneration(t *testing.T) {
+	need(t)
+	master, err := env.pc.NewCardDir("master-next", "--generation", "next")
+	if err != nil {
+		t.Fatal(err)
+	}
+	linux := runHost(t, "linux-next", master, func(out string, pins []string) (string, error) {
+		cmd := exec.Command(filepath.Join(env.win, "host"), filepath.Join(env.root, "build", "jpki-pkcs11.so"),
+			filepath.Join(out, "canon.txt"), out)
+		cmd.Env = append(env.pc.Env(), pins...)
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	})
+	windows := runHost(t, "windows-next", master, func(out string, pins []string) (string, error) {
+		return wine(t, 5*time.Minute, pins, filepath.Join(env.win, "host.exe"),
+			winPath(filepath.Join(env.root, "build", "jpki-pkcs11.dll")), winPath(filepath.Join(out, "canon.txt")), winPath(out))
+	})
+	compareCanon(t, linux, windows)
+	for _, r := range []hostRun{linux, windows} {
+		for _, want := range []string{"token[0].user.ecsign = 96", "token[1].user.ecsign = 96"} {
+			if !slices.Contains(r.canon, want) {
+				t.Errorf("%s host: no %q: no ECDSA signature with both keys", r.name, want)
+			}
+		}
+		if !slices.ContainsFunc(r.canon, func(l string) bool { return strings.HasSuffix(l, ".CKA_KEY_TYPE = 3") }) {
+			t.Errorf("%s host: no CKK_EC key among the objects", r.name)
+		}
+		for _, key := range []string{"auth", "sign"} {
+			verifyECDSASignatures(t, r, key, master)
+		}
+	}
+}
+
+// verifyECDSASignatures checks with openssl the host's ECDSA signatures with
+// key: r||s of SHA-384 over data.bin (CKM_ECDSA_SHA384) and of the hash
+// data.sha384 (CKM_ECDSA), against the certificate read through the module,
+// which must be the card's.
+func verifyECDSASignatures(t *testing.T, r hostRun, key, card string) {
+	t.Helper()
+	cert := filepath.Join(r.out, key+".der")
+	got, err := os.ReadFile(cert)
+	want, werr := os.ReadFile(filepath.Join(card, key+".der"))
+	if err != nil || werr != nil || !bytes.Equal(got, want) {
+		t.Errorf("%s host: the %s certificate read through the module is not the card's (%v %v)", r.name, key, err, werr)
+		return
+	}
+	pub := filepath.Join(r.out, key+".pub")
+	if out, err := exec.Command("openssl", "x509", "-inform", "DER", "-in", cert, "-pubkey", "-noout", "-out", pub).CombinedOutput(); err != nil {
+		t.Errorf("openssl x509: %v\n%s", err, out)
+		return
+	}
+	for _, s := range []struct{ file, args, what string }{
+		{key + ".sig", "dgst -sha384 -verify PUB -signature SIG " + filepath.Join(r.out, "data.bin"), "Verified OK"},
+		{key + ".rawsig", "pkeyutl -verify -pubin -inkey PUB -sigfile SIG -in " + filepath.Join(r.out, "data.sha384"), "Signature Verified Successfully"},
+	} {
+		rs, err := os.ReadFile(filepath.Join(r.out, s.file))
+		if err != nil || len(rs) != 96 {
+			t.Errorf("%s host: %s: %d bytes, %v (want r||s, 96)", r.name, s.file, len(rs), err)
+			continue
+		}
+		der, _ := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(rs[:48]), new(big.Int).SetBytes(rs[48:])})
+		sig := filepath.Join(r.out, s.file+".der")
+		if err := os.WriteFile(sig, der, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Fields(strings.NewReplacer("PUB", pub, "SIG", sig).Replace(s.args))
+		out, err := exec.Command("openssl", args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), s.what) {
+			t.Errorf("%s host: the %s signature %s does not verify: %v\n%s", r.name, key, s.file, err, out)
+			continue
+		}
+		t.Logf("%s host: %s ECDSA signature %s verified by openssl", r.name, key, s.file)
+	}
 }

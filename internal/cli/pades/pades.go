@@ -12,6 +12,7 @@ package pades
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -48,7 +49,8 @@ func Check(doc []byte) error {
 
 // Sign returns doc with a PAdES B-B approval signature appended as an incremental
 // update. chain is the signer certificate followed by its issuers (at least the
-// signer certificate). signer must sign SHA-256 digests with PKCS#1 v1.5.
+// signer certificate). signer must sign SHA-256 digests with PKCS#1 v1.5 (an RSA
+// key) or SHA-384 digests with ECDSA (an ECDSA key: the next card generation).
 func Sign(doc []byte, signer crypto.Signer, chain []*x509.Certificate, info Info) ([]byte, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("pades: no signer certificate")
@@ -67,7 +69,7 @@ func Sign(doc []byte, signer crypto.Signer, chain []*x509.Certificate, info Info
 			},
 		},
 		Signer:            standIn{signer.Public()},
-		DigestAlgorithm:   crypto.SHA256,
+		DigestAlgorithm:   digestFor(signer.Public()),
 		Certificate:       chain[0],
 		CertificateChains: [][]*x509.Certificate{chain},
 	})
@@ -139,6 +141,9 @@ func signCAdES(data []byte, signer crypto.Signer, chain []*x509.Certificate) ([]
 		return nil, err
 	}
 	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if digestFor(signer.Public()) == crypto.SHA384 {
+		sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA384)
+	}
 	essCert, err := signingCertificateV2(chain[0])
 	if err != nil {
 		return nil, err
@@ -176,8 +181,23 @@ func (s standIn) Public() crypto.PublicKey { return s.pub }
 func (s standIn) Sign(_ io.Reader, _ []byte, _ crypto.SignerOpts) ([]byte, error) {
 	type sizer interface{ Size() int }
 	n := 256
-	if k, ok := s.pub.(sizer); ok {
+	switch k := s.pub.(type) {
+	case *ecdsa.PublicKey:
+		// the longest ASN.1 ECDSA-Sig-Value: a SEQUENCE of two INTEGERs of
+		// the order's length plus a sign byte
+		l := (k.Curve.Params().N.BitLen()+7)/8 + 1
+		n = 2*(2+l) + 3
+	case sizer:
 		n = k.Size()
 	}
 	return make([]byte, n), nil
+}
+
+// digestFor is the digest of a signature with pub: SHA-384 for an ECDSA key
+// (the next generation's profile), SHA-256 otherwise.
+func digestFor(pub crypto.PublicKey) crypto.Hash {
+	if _, ok := pub.(*ecdsa.PublicKey); ok {
+		return crypto.SHA384
+	}
+	return crypto.SHA256
 }

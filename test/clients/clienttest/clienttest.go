@@ -97,6 +97,28 @@ func (f *Fixture) SharedCard(t testing.TB) *Card {
 	return f.shared.card
 }
 
+// PullShared takes the shared card out of its reader until the test ends (then
+// inserts it again and waits for it): for a test whose own card's tokens have
+// the same labels (the shared card is made first if no test made it yet).
+func (f *Fixture) PullShared(t testing.TB) {
+	t.Helper()
+	shared := f.SharedCard(t)
+	if err := shared.H.Pull(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := shared.H.Insert(); err != nil {
+			t.Errorf("re-insert the shared card: %v", err)
+		}
+		if err := f.PC.WaitCard(shared.Reader, true, 10*time.Second); err != nil {
+			t.Errorf("the shared card is not back: %v", err)
+		}
+	})
+	if err := f.PC.WaitCard(shared.Reader, false, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Main is the body of TestMain: it builds the module and the virtual card, starts
 // the private pcscd (harness.Main), runs the tests and stops everything. It
 // returns the exit code.
@@ -332,6 +354,9 @@ const (
 	CKM_RSA_PKCS        = 0x01
 	CKM_RSA_PKCS_PSS    = 0x0D
 	CKM_SHA256_RSA_PKCS = 0x40
+	CKM_ECDSA           = 0x1041
+	CKM_ECDSA_SHA256    = 0x1044
+	CKM_ECDSA_SHA384    = 0x1045
 )
 
 // LogCount counts the lines of the module debug log named in env matching re.

@@ -78,6 +78,7 @@ type Object struct {
 	Subject string
 	Usage   string
 	Access  string
+	Raw     string // the object's lines as pkcs11-tool printed them
 }
 
 // ParseObjects parses the output of `pkcs11-tool -O`.
@@ -86,7 +87,7 @@ func ParseObjects(out string) []Object {
 	for _, line := range strings.Split(out, "\n") {
 		if !strings.HasPrefix(line, " ") {
 			if i := strings.Index(strings.ToLower(line), " object"); i > 0 {
-				objs = append(objs, Object{Kind: line[:i]})
+				objs = append(objs, Object{Kind: line[:i], Raw: line + "\n"})
 			}
 			continue
 		}
@@ -94,6 +95,7 @@ func ParseObjects(out string) []Object {
 			continue
 		}
 		o := &objs[len(objs)-1]
+		o.Raw += line + "\n"
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue

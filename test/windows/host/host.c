@@ -2,14 +2,17 @@
  * host: the cross-ABI test host. One source, built twice: for Windows with mingw-w64
  * (run under Wine against build/jpki-pkcs11.dll) and for Linux with gcc (against
  * build/jpki-pkcs11.so). It loads the module as any application does, walks through
- * slots, tokens, objects (before and after login), a signature with each key, a
- * wrong PIN (exactly one try) and unloads the module, printing every structure that
- * crosses the ABI in the canonical form of canon.h. run.sh compares the two outputs.
- * It ends with C_Finalize while a thread is blocked in C_WaitForSlotEvent (the
- * module's SCardCancel path: winscard.dll's under Wine).
+ * slots, tokens, objects (before and after login), a signature with each key (RSA,
+ * or ECDSA on the next card generation), a wrong PIN (exactly one try) and unloads
+ * the module, printing every structure that crosses the ABI in the canonical form of
+ * canon.h. run.sh compares the two outputs. It ends with C_Finalize while a thread is
+ * blocked in C_WaitForSlotEvent (the module's SCardCancel path: winscard.dll's under
+ * Wine).
  *
  * Usage: host MODULE OUTFILE OUTDIR   (PINs in JPKI_AUTH_PIN, JPKI_SIGN_PIN, JPKI_WRONG_PIN)
- * OUTDIR receives auth.der/auth.sig, sign.der/sign.sig and data.bin for openssl.
+ * OUTDIR receives auth.der/auth.sig, sign.der/sign.sig and data.bin for openssl (an
+ * ECDSA key's .sig is r||s of SHA-384; its .rawsig r||s of the SHA-384 hash in
+ * data.sha384, made with CKM_ECDSA).
  * Exit status: the number of failed expectations (0 = all met).
  */
 #ifndef _WIN32
@@ -63,6 +66,8 @@ static const CK_BYTE data[] = "jpki-pkcs11 cross-ABI test: the same bytes signed
 
 static void session_info(const char *key, CK_SESSION_HANDLE s);
 static void sign_pss(const char *key, const char *name, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub);
+static void sign_ec(const char *key, const char *name, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub);
+static CK_KEY_TYPE key_type(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o);
 
 static void expect(int ok, const char *what)
 {
@@ -101,6 +106,7 @@ static const struct { CK_ATTRIBUTE_TYPE t; const char *name; } attrs[] = {
 	{ CKA_MODULUS, "CKA_MODULUS" }, { CKA_MODULUS_BITS, "CKA_MODULUS_BITS" },
 	{ CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT" }, { CKA_PRIVATE_EXPONENT, "CKA_PRIVATE_EXPONENT" },
 	{ CKA_PRIME_1, "CKA_PRIME_1" }, { CKA_PUBLIC_KEY_INFO, "CKA_PUBLIC_KEY_INFO" },
+	{ CKA_EC_PARAMS, "CKA_EC_PARAMS" }, { CKA_EC_POINT, "CKA_EC_POINT" },
 	{ CKA_ALLOWED_MECHANISMS, "CKA_ALLOWED_MECHANISMS" }, { CKA_PROFILE_ID, "CKA_PROFILE_ID" },
 	{ CKA_HASH_OF_SUBJECT_PUBLIC_KEY, "CKA_HASH_OF_SUBJECT_PUBLIC_KEY" }, { 0x8A4B0001UL, "vendor-0x8A4B0001" },
 };
@@ -206,6 +212,11 @@ static void sign_with(const char *key, const char *name, CK_SESSION_HANDLE s)
 	expect(c.ulValueLen != CK_UNAVAILABLE_INFORMATION && c.ulValueLen > 0, "the key's certificate");
 	snprintf(file, sizeof(file), "%s.der", name);
 	if (c.ulValueLen != CK_UNAVAILABLE_INFORMATION) save(file, cert, c.ulValueLen);
+	if (key_type(s, priv) == CKK_EC) {
+		snprintf(k, sizeof(k), "%s.pubkey", key);
+		sign_ec(key, name, s, priv, one_of(k, s, CKO_PUBLIC_KEY, id, a.ulValueLen));
+		return;
+	}
 
 	snprintf(k, sizeof(k), "%s.sign.init", key);
 	put_rv(k, f->C_SignInit(s, &m, priv));
@@ -243,6 +254,78 @@ static void sign_with(const char *key, const char *name, CK_SESSION_HANDLE s)
 	sign_pss(key, name, s, priv, pub);
 }
 
+/* key_type is the key's CKA_KEY_TYPE (CK_UNAVAILABLE_INFORMATION when unreadable). */
+static CK_KEY_TYPE key_type(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+	CK_KEY_TYPE kt = CK_UNAVAILABLE_INFORMATION;
+	CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
+
+	if (f->C_GetAttributeValue(s, o, &a, 1) != CKR_OK) return CK_UNAVAILABLE_INFORMATION;
+	return kt;
+}
+
+/* sign_ec: an ECDSA P-384 key (the next card generation). ECDSA signatures are
+ * randomised: only codes and lengths are compared. CKM_ECDSA_SHA384 over data (the
+ * length query, a too-small buffer, the signature: r||s of 96 bytes) and CKM_ECDSA
+ * over its SHA-384 from C_Digest; both are verified by the module (and a changed
+ * one refused) and saved for openssl. */
+static void sign_ec(const char *key, const char *name, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE pub)
+{
+	CK_MECHANISM m = { CKM_ECDSA_SHA384, NULL, 0 }, raw = { CKM_ECDSA, NULL, 0 }, sha = { CKM_SHA384, NULL, 0 };
+	CK_BYTE sig[512], sig2[512], hash[48];
+	CK_ULONG n = 0, n2 = sizeof(sig2), hn = sizeof(hash), small = 10;
+	char k[256], file[64];
+	CK_RV rv;
+
+	snprintf(k, sizeof(k), "%s.ecsign.init", key);
+	put_rv(k, f->C_SignInit(s, &m, priv));
+	snprintf(k, sizeof(k), "%s.ecsign.size", key);
+	put_rv(k, f->C_Sign(s, (CK_BYTE_PTR)data, sizeof(data) - 1, NULL, &n));
+	put_ulong(k, n);
+	snprintf(k, sizeof(k), "%s.ecsign.small", key);
+	put_rv(k, f->C_Sign(s, (CK_BYTE_PTR)data, sizeof(data) - 1, sig, &small));
+	put_ulong(k, small);
+	snprintf(k, sizeof(k), "%s.ecsign", key);
+	n = sizeof(sig);
+	put_rv(k, f->C_Sign(s, (CK_BYTE_PTR)data, sizeof(data) - 1, sig, &n));
+	put_ulong(k, n);
+	expect(n == 96, "a 96-byte r||s (ECDSA P-384)");
+	if (n != 96) return;
+	snprintf(file, sizeof(file), "%s.sig", name);
+	save(file, sig, n);
+
+	snprintf(k, sizeof(k), "%s.ecdigest", key);
+	put_rv(k, f->C_DigestInit(s, &sha));
+	put_rv(k, f->C_Digest(s, (CK_BYTE_PTR)data, sizeof(data) - 1, hash, &hn));
+	put_hex(k, hash, hn == sizeof(hash) ? hn : 0);
+	save("data.sha384", hash, sizeof(hash));
+	snprintf(k, sizeof(k), "%s.ecrawsign", key);
+	put_rv(k, f->C_SignInit(s, &raw, priv));
+	put_rv(k, f->C_Sign(s, hash, sizeof(hash), sig2, &n2));
+	put_ulong(k, n2);
+	expect(n2 == 96, "CKM_ECDSA gives a 96-byte r||s");
+	if (n2 == 96) {
+		snprintf(file, sizeof(file), "%s.rawsig", name);
+		save(file, sig2, n2);
+	}
+
+	snprintf(k, sizeof(k), "%s.ecverify", key);
+	put_rv(k, f->C_VerifyInit(s, &m, pub));
+	rv = f->C_Verify(s, (CK_BYTE_PTR)data, sizeof(data) - 1, sig, n);
+	put_rv(k, rv);
+	expect(rv == CKR_OK, "C_Verify accepts the CKM_ECDSA_SHA384 signature");
+	put_rv(k, f->C_VerifyInit(s, &raw, pub));
+	rv = f->C_Verify(s, hash, sizeof(hash), sig2, n2);
+	put_rv(k, rv);
+	expect(rv == CKR_OK, "C_Verify accepts the CKM_ECDSA signature");
+	sig[40] ^= 1;
+	snprintf(k, sizeof(k), "%s.ecverify.changed", key);
+	put_rv(k, f->C_VerifyInit(s, &m, pub));
+	rv = f->C_Verify(s, (CK_BYTE_PTR)data, sizeof(data) - 1, sig, n);
+	put_rv(k, rv);
+	expect(rv == CKR_SIGNATURE_INVALID, "C_Verify refuses a changed ECDSA signature");
+}
+
 /* sign_pss: RSA-PSS with a CK_RSA_PKCS_PSS_PARAMS parameter (three CK_ULONGs, packed
  * on Windows). PSS signatures are randomised: only codes and lengths are compared;
  * the signature is saved for openssl and verified by the module. */
@@ -271,7 +354,8 @@ static void sign_pss(const char *key, const char *name, CK_SESSION_HANDLE s, CK_
 }
 
 
-/* more_calls: multi-part signing (same bytes as single-part), random bytes (length
+/* more_calls: multi-part signing (same bytes as single-part; ECDSA, randomised: the
+ * length only), random bytes (length
  * only), a too-small attribute buffer, an RW session, and error codes that cross the
  * ABI as CK_RV or as CK_UNAVAILABLE_INFORMATION. */
 static void more_calls(const char *key, CK_SLOT_ID slot, CK_SESSION_HANDLE s)
@@ -287,15 +371,19 @@ static void more_calls(const char *key, CK_SLOT_ID slot, CK_SESSION_HANDLE s)
 	CK_OBJECT_HANDLE objs[MAX_OBJS], priv;
 	CK_TOKEN_INFO ti;
 	char k[256];
+	int ec;
 
 	snprintf(k, sizeof(k), "%s.multipart.privkey", key);
 	priv = one_of(k, s, CKO_PRIVATE_KEY, NULL, 0);
+	ec = key_type(s, priv) == CKK_EC;
+	if (ec) m.mechanism = CKM_ECDSA_SHA384;
 	snprintf(k, sizeof(k), "%s.multipart", key);
 	put_rv(k, f->C_SignInit(s, &m, priv));
 	put_rv(k, f->C_SignUpdate(s, (CK_BYTE_PTR)data, 10));
 	put_rv(k, f->C_SignUpdate(s, (CK_BYTE_PTR)data + 10, sizeof(data) - 11));
 	put_rv(k, f->C_SignFinal(s, buf, &n));
-	put_hex(k, buf, n <= sizeof(buf) ? n : 0);
+	if (ec) put_ulong(k, n); /* randomised: the length only */
+	else put_hex(k, buf, n <= sizeof(buf) ? n : 0);
 
 	snprintf(k, sizeof(k), "%s.random", key);
 	n = 32;
