@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // Several threads signing on one token: every signature is right, and the

@@ -3,8 +3,8 @@ package session
 import (
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // TestAPDUEconomy counts the card round trips of the jobs of issue 8 (what

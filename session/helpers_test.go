@@ -8,8 +8,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 const reader0 = "Virtual Reader 0"

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 func TestLoginErrorsAndCounters(t *testing.T) {

@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
 	"github.com/jpki-pkcs11/jpki-pkcs11/objects"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // probeSystem wraps fakeSystem: its cards answer sw (when not 0) to every

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 func TestSessionHandles(t *testing.T) {

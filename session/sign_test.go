@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/ck"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // loggedIn returns a logged-in session on slot, its private and public key.

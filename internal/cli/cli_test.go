@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/card"
-	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
+	"github.com/jpki-pkcs11/jpki-pkcs11/vcard"
 )
 
 // keepOpen hides Close so one virtual system serves several runs.
