@@ -19,9 +19,9 @@ const MaxFileSize = 0x7FFF
 // APDU it does not need. A Card is not safe for concurrent use: the caller
 // serialises (session/ holds one lock per card).
 type Card struct {
-	t        Transport
-	selected bool   // JPKI AP selected since the last reset
-	curEF    uint16 // EF selected inside the AP, 0 when unknown
+	ch       Channel // transactions, batches, the APDU count
+	selected bool    // JPKI AP selected since the last reset
+	curEF    uint16  // EF selected inside the AP, 0 when unknown
 	verified map[Key]bool
 	epoch    uint64 // bumped every time the security state is lost
 	noSFI    bool   // the card refused short-EF addressing: READ BINARY after SELECT only
@@ -33,24 +33,30 @@ type Card struct {
 	// heads caches the first bytes of files read by ReadHead, so that ReadFile
 	// continues where ReadHead stopped. Files do not change while the card is in.
 	heads map[uint16][]byte
-	// APDUs counts command APDUs sent (for tests and benchmarks).
-	APDUs int
-
-	// Batch state: inBatch while Batch runs its function; batchTx while the
-	// transaction its operations share is open; batchErr is what beginning
-	// that transaction failed with.
-	inBatch  bool
-	batchTx  bool
-	batchErr error
 }
 
 // New returns a Card over t. Nothing is sent until the first operation.
 func New(t Transport) *Card {
-	return &Card{t: t, verified: map[Key]bool{}, heads: map[uint16][]byte{}}
+	c := &Card{verified: map[Key]bool{}, heads: map[uint16][]byte{}}
+	c.ch = NewChannel(t, func() { c.curEF = 0 }, c.lost)
+	return c
 }
 
+// Do runs f inside one PC/SC transaction (Channel.Do: inside Batch, the batch's).
+func (c *Card) Do(f func() error) error { return c.ch.Do(f) }
+
+// Batch runs f with one PC/SC transaction shared by the card operations f
+// performs (Channel.Batch).
+func (c *Card) Batch(f func()) { c.ch.Batch(f) }
+
+// APDUs is how many command APDUs this Card sent (for tests and benchmarks).
+func (c *Card) APDUs() int { return c.ch.APDUs() }
+
+// transmit sends one command (Channel.Transmit).
+func (c *Card) transmit(cmd Command) (Response, error) { return c.ch.Transmit(cmd) }
+
 // Transport returns the transport the card talks over.
-func (c *Card) Transport() Transport { return c.t }
+func (c *Card) Transport() Transport { return c.ch.Transport() }
 
 // Epoch changes every time the card's security state is lost (reset, AP
 // reselected). It lets a caller tell whether a login it saw still holds.

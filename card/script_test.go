@@ -310,8 +310,8 @@ func TestPINOperations(t *testing.T) {
 		if err := c.Verify(SignKey, []byte("AB#123")); !isErr(err, ErrPINFormat) {
 			t.Errorf("sign: %v", err)
 		}
-		if c.APDUs != 0 {
-			t.Fatalf("%d APDUs sent", c.APDUs)
+		if c.APDUs() != 0 {
+			t.Fatalf("%d APDUs sent", c.APDUs())
 		}
 	})
 	t.Run("wrong PIN: one VERIFY, tries reported, no retry", func(t *testing.T) {
@@ -359,8 +359,8 @@ func TestSign(t *testing.T) {
 	sig := strings.Repeat("5A", 256)
 	t.Run("not logged in sends nothing", func(t *testing.T) {
 		c := New(newScripted(t))
-		if _, err := c.Sign(AuthKey, SchemePKCS1, make([]byte, 51)); !IsNotLoggedIn(err) || c.APDUs != 0 {
-			t.Fatalf("%v, %d APDUs", err, c.APDUs)
+		if _, err := c.Sign(AuthKey, SchemePKCS1, make([]byte, 51)); !IsNotLoggedIn(err) || c.APDUs() != 0 {
+			t.Fatalf("%v, %d APDUs", err, c.APDUs())
 		}
 	})
 	t.Run("login, sign naming the key by short EF, sign again with one APDU naming it again", func(t *testing.T) {
@@ -509,8 +509,8 @@ func TestProbeScheme(t *testing.T) {
 				t.Fatalf("probe %+v, want supported=%v conclusive=%v SW %04X/%04X", p, tc.supported, tc.conclusive,
 					tc.controlSW, tc.schemeSW)
 			}
-			if c.LoggedIn(AuthKey) || c.APDUs != len(tc.steps) {
-				t.Fatalf("logged in %v, %d APDUs", c.LoggedIn(AuthKey), c.APDUs)
+			if c.LoggedIn(AuthKey) || c.APDUs() != len(tc.steps) {
+				t.Fatalf("logged in %v, %d APDUs", c.LoggedIn(AuthKey), c.APDUs())
 			}
 		})
 	}

@@ -170,24 +170,7 @@ func (c *Card) nextVerify(a apdu) []byte {
 	if len(a.data) == 0 {
 		return sw(0x63C0 | uint16(*t))
 	}
-	old := *t
-	if bytes.Equal(a.data, []byte(*c.pin(fid))) {
-		*t = k.MaxTries()
-		c.verified[fid] = true
-		if old != *t {
-			if err := c.persist(); err != nil {
-				return sw(swMemoryFailure)
-			}
-		}
-		return sw(swOK)
-	}
-	c.verified[fid] = false
-	*t = old - 1
-	if err := c.persist(); err != nil {
-		*t = old
-		return sw(swMemoryFailure)
-	}
-	return sw(0x63C0 | uint16(*t))
+	return c.comparePIN(fid, t, k.MaxTries(), a.data)
 }
 
 func (c *Card) nextChange(a apdu) []byte {

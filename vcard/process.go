@@ -314,8 +314,16 @@ func (c *Card) verify(a apdu) []byte {
 	if fid == card.EFSignPIN {
 		max = card.SignKey.MaxTries()
 	}
+	return c.comparePIN(fid, t, max, a.data)
+}
+
+// comparePIN compares a PIN sent with VERIFY with the one of fid, whose counter is
+// t (not yet 0): right, the counter goes back to max and fid is verified; wrong,
+// it loses one try and fid is not verified. Every change is saved before the
+// answer (a blocked card stays blocked across restarts).
+func (c *Card) comparePIN(fid uint16, t *int, max int, pin []byte) []byte {
 	old := *t
-	if bytes.Equal(a.data, []byte(*c.pin(fid))) {
+	if bytes.Equal(pin, []byte(*c.pin(fid))) {
 		*t = max
 		c.verified[fid] = true
 		if old != max {

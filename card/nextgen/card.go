@@ -27,32 +27,44 @@ var ErrNotIdentified = errors.New("nextgen: the card did not identify as a next-
 // sends no APDU it does not need. A Card is not safe for concurrent use: the
 // caller serialises.
 type Card struct {
-	t          card.Transport
-	identified bool   // Identify found a next-generation card: only then are other commands sent
-	selected   bool   // authentication AP selected since the last reset
-	curEF      uint16 // EF selected inside the AP, 0 when unknown
-	keyRef     byte   // key of the security environment (MSE:SET), 0 when unknown
+	ch         card.Channel // transactions, batches, the APDU count
+	identified bool         // Identify found a next-generation card: only then are other commands sent
+	selected   bool         // authentication AP selected since the last reset
+	curEF      uint16       // EF selected inside the AP, 0 when unknown
+	keyRef     byte         // key of the security environment (MSE:SET), 0 when unknown
 	verified   map[card.Key]bool
 	heads      map[uint16][]byte // first bytes of files read by ReadHead (files do not change)
-	// APDUs counts command APDUs sent (for tests).
-	APDUs int
-
-	inBatch, batchTx bool
-	batchErr         error
 }
 
 var _ card.Generation = (*Card)(nil)
 
 // New returns a Card over t. Nothing is sent until the first operation.
 func New(t card.Transport) *Card {
-	return &Card{t: t, verified: map[card.Key]bool{}, heads: map[uint16][]byte{}}
+	c := &Card{verified: map[card.Key]bool{}, heads: map[uint16][]byte{}}
+	// the EF and the key of the security environment may have changed since our
+	// last transaction
+	c.ch = card.NewChannel(t, func() { c.curEF, c.keyRef = 0, 0 }, c.lost)
+	return c
 }
+
+// do runs f inside one PC/SC transaction (the batch's one inside Batch).
+func (c *Card) do(f func() error) error { return c.ch.Do(f) }
+
+// Batch runs f with one PC/SC transaction shared by the operations f performs
+// (card.Channel.Batch).
+func (c *Card) Batch(f func()) { c.ch.Batch(f) }
+
+// APDUs is how many command APDUs this Card sent (for tests).
+func (c *Card) APDUs() int { return c.ch.APDUs() }
+
+// transmit sends one command (card.Channel.Transmit).
+func (c *Card) transmit(cmd card.Command) (card.Response, error) { return c.ch.Transmit(cmd) }
 
 // Generation is New as card.Open takes it: card.Open(t, nextgen.Generation).
 func Generation(t card.Transport) card.Generation { return New(t) }
 
 // Transport returns the transport the card talks over.
-func (c *Card) Transport() card.Transport { return c.t }
+func (c *Card) Transport() card.Transport { return c.ch.Transport() }
 
 // Algorithm is card.ECDSAP384.
 func (c *Card) Algorithm() card.Algorithm { return card.ECDSAP384 }

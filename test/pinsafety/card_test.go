@@ -30,7 +30,7 @@ func TestMalformedPINsNeverReachTheCard(t *testing.T) {
 		vcardBefore := len(vcardVerifyWithData.FindAllString(c.Log(), -1))
 		for _, pin := range malformed(k) {
 			t.Run(fmt.Sprintf("%v/%q", k, pin), func(t *testing.T) {
-				apdus := cd.APDUs
+				apdus := cd.APDUs()
 				if err := cd.Verify(k, []byte(pin)); !errors.Is(err, card.ErrPINFormat) {
 					t.Errorf("Verify(%q): %v, want ErrPINFormat", pin, err)
 				}
@@ -40,7 +40,7 @@ func TestMalformedPINsNeverReachTheCard(t *testing.T) {
 				if err := cd.ChangePIN(k, []byte(good), []byte(pin)); !errors.Is(err, card.ErrPINFormat) {
 					t.Errorf("ChangePIN(new %q): %v, want ErrPINFormat", pin, err)
 				}
-				if n := cd.APDUs - apdus; n != 0 {
+				if n := cd.APDUs() - apdus; n != 0 {
 					t.Errorf("%d APDUs sent for a malformed PIN", n)
 				}
 			})
