@@ -15,37 +15,6 @@ import (
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
 )
 
-// prompterJS replaces Firefox's prompt service (chrome context) by one that answers
-// every password prompt with arguments[0] and records each prompt's text in the
-// preference jpki.test.prompts (a JSON list), so the test can count them.
-const prompterJS = `
-const pin = arguments[0];
-const record = (what) => {
-  const list = JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));
-  list.push(what);
-  Services.prefs.setStringPref("jpki.test.prompts", JSON.stringify(list));
-};
-const prompter = {
-  QueryInterface: ChromeUtils.generateQI(["nsIPrompt"]),
-  promptPassword(title, text, password) { record("password: " + text); password.value = pin; return true; },
-  alert(title, text) { record("alert: " + text); },
-  confirm(title, text) { record("confirm: " + text); return true; },
-  confirmCheck() { return true; },
-  confirmEx() { record("confirmEx"); return 0; },
-  alertCheck() {},
-  prompt(title, text) { record("prompt: " + text); return false; },
-  promptUsernameAndPassword() { record("usernameAndPassword"); return false; },
-  select() { record("select"); return false; },
-};
-const factory = {
-  QueryInterface: ChromeUtils.generateQI(["nsIFactory", "nsIPromptFactory"]),
-  createInstance(iid) { return this.QueryInterface(iid); },
-  getPrompt(win, iid) { return prompter.QueryInterface(iid); },
-};
-Components.manager.QueryInterface(Ci.nsIComponentRegistrar).registerFactory(
-  Components.ID("{3f0d6c2e-58a1-4c77-9d0e-2b7a51c4e9a8}"), "jpki test prompter", "@mozilla.org/prompter;1", factory);
-return true;`
-
 // TestFirefoxClientAuth: Firefox ESR headless, with the module added to its profile's
 // NSS database by modutil, completes a TLS 1.2 client-authenticated request to
 // openssl s_server -Verify 1 with the card's authentication key; the server sees
@@ -132,7 +101,7 @@ func firefoxLogin(t *testing.T, c *clienttest.Card, token string, modutilArgs ..
 		}
 	}
 	must(m.SetContext("chrome", marionetteTimeout))
-	must(m.Script(prompterJS, []any{clienttest.AuthPIN}, nil, marionetteTimeout))
+	must(m.Script(clienttest.PromptAnswerer, []any{clienttest.AuthPIN}, nil, marionetteTimeout))
 	must(m.SetContext("content", marionetteTimeout))
 
 	mark := fx.PC.Mark()

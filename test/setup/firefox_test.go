@@ -61,37 +61,6 @@ func startFirefox(t *testing.T, env []string, prof string, mport int) *firefox {
 	return f
 }
 
-// prompterJS replaces Firefox's prompt service (chrome context) by one that answers
-// every password prompt with arguments[0] and counts the prompts in the preference
-// jpki.test.prompts (test/nss does the same).
-const prompterJS = `
-const pin = arguments[0];
-const record = (what) => {
-  const list = JSON.parse(Services.prefs.getStringPref("jpki.test.prompts", "[]"));
-  list.push(what);
-  Services.prefs.setStringPref("jpki.test.prompts", JSON.stringify(list));
-};
-const prompter = {
-  QueryInterface: ChromeUtils.generateQI(["nsIPrompt"]),
-  promptPassword(title, text, password) { record("password: " + text); password.value = pin; return true; },
-  alert(title, text) { record("alert: " + text); },
-  confirm(title, text) { record("confirm: " + text); return true; },
-  confirmCheck() { return true; },
-  confirmEx() { record("confirmEx"); return 0; },
-  alertCheck() {},
-  prompt(title, text) { record("prompt: " + text); return false; },
-  promptUsernameAndPassword() { record("usernameAndPassword"); return false; },
-  select() { record("select"); return false; },
-};
-const factory = {
-  QueryInterface: ChromeUtils.generateQI(["nsIFactory", "nsIPromptFactory"]),
-  createInstance(iid) { return this.QueryInterface(iid); },
-  getPrompt(win, iid) { return prompter.QueryInterface(iid); },
-};
-Components.manager.QueryInterface(Ci.nsIComponentRegistrar).registerFactory(
-  Components.ID("{5b1e0f3a-7c2d-4e8f-9a61-3d2c4b7e8f10}"), "jpki setup test prompter", "@mozilla.org/prompter;1", factory);
-return true;`
-
 const marionetteTimeout = 3 * time.Minute
 
 // firefoxLogin: Firefox on the profile set up by jpki setup loads a page from
@@ -140,7 +109,7 @@ func firefoxLogin(t *testing.T, env []string, c *clienttest.Card, prof string) {
 	_, err = m.Call("WebDriver:NewSession", map[string]any{"capabilities": map[string]any{}}, marionetteTimeout)
 	must(err)
 	must(m.SetContext("chrome", marionetteTimeout))
-	must(m.Script(prompterJS, []any{clienttest.AuthPIN}, nil, marionetteTimeout))
+	must(m.Script(clienttest.PromptAnswerer, []any{clienttest.AuthPIN}, nil, marionetteTimeout))
 	must(m.SetContext("content", marionetteTimeout))
 	_, err = m.Call("WebDriver:Navigate", map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d/", port)}, marionetteTimeout)
 	must(err)
