@@ -188,12 +188,19 @@ func TestReaderGone(t *testing.T) {
 	h := start(t)
 	s := open(t, h, slotA)
 	login(t, h, s, authPIN)
+	// the real key: a signature must reach for the card. (With a made-up handle
+	// the module may answer CKR_KEY_HANDLE_INVALID from the reader state it read
+	// less than statusFresh ago, before pcscd reported the removal.)
+	key := one2(t, h, s)
+	if key == 0 {
+		t.Fatal("no private key on the authentication token")
+	}
 	a.Stop()
 	if err := pc.WaitCard(0, false, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	host.Expect(t, "C_Sign with the vpcd side gone",
-		h.Call(call, "signkey", s, 1, ck.CKM_SHA256_RSA_PKCS, hex.EncodeToString(randomData())), gone...)
+		h.Call(call, "signkey", s, key, ck.CKM_SHA256_RSA_PKCS, hex.EncodeToString(randomData())), gone...)
 	host.Expect(t, "C_GetTokenInfo with the vpcd side gone", h.Call(call, "tokinfo", slotA), ck.CKR_TOKEN_NOT_PRESENT)
 	serve(t, cardA, 0)
 	s2 := open(t, h, slotA)
