@@ -235,7 +235,7 @@ test-clients: deps $(BUILD)/jpki-pkcs11.so $(BUILD)/jpki-vcard
 DEB := $(BUILD)/jpki-pkcs11_$(VERSION)-1_amd64.deb
 RPM := $(BUILD)/jpki-pkcs11-$(VERSION)-1.x86_64.rpm
 MSI := $(BUILD)/jpki-pkcs11-$(VERSION)-x64.msi
-PKGFILES := $(wildcard packaging/*.sh packaging/*.module packaging/deb/* packaging/rpm/*) LICENSE README.md $(wildcard docs/*.md)
+PKGFILES := $(wildcard packaging/*.sh packaging/*.module packaging/deb/* packaging/rpm/*) LICENSE README.md $(wildcard docs/*.md docs/man/*)
 
 .PHONY: deb rpm msi packages deps-packages
 deb: $(DEB)

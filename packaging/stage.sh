@@ -11,6 +11,8 @@
 #   programs     /usr/bin/jpki, /usr/bin/jpki-vcard
 #   documents    /usr/share/doc/jpki-pkcs11/ (README, docs, license of the project and of
 #                the Go modules linked into the binaries)
+#   manual pages /usr/share/man/man1/jpki.1.gz, jpki-vcard.1.gz, man7/jpki-pkcs11.7.gz
+#                (docs/man/, version and library folder filled in)
 set -eu
 layout=$1 root=$2
 case $layout in
@@ -28,6 +30,13 @@ sed "s|@MODULE@|$libdir/pkcs11/jpki-pkcs11.so|" "$top/packaging/jpki-pkcs11.modu
 	>"$root/usr/share/p11-kit/modules/jpki-pkcs11.module"
 chmod 0644 "$root/usr/share/p11-kit/modules/jpki-pkcs11.module"
 install -m 0755 "$b/jpki" "$b/jpki-vcard" "$root/usr/bin/"
+version=$(cat "$top/internal/version/VERSION")
+install -d -m 0755 "$root/usr/share/man/man1" "$root/usr/share/man/man7"
+for page in jpki.1 jpki-vcard.1 jpki-pkcs11.7; do
+	sed -e "s|@VERSION@|$version|g" -e "s|@LIBDIR@|$libdir|g" "$top/docs/man/$page" |
+		gzip -9n >"$root/usr/share/man/man${page##*.}/$page.gz"
+	chmod 0644 "$root/usr/share/man/man${page##*.}/$page.gz"
+done
 # Documentation: compressed as Debian policy 12.3 asks (and rpm users do not mind).
 for f in README.md docs/CLI.md docs/CLIENTS-USER.md docs/ONE-PIN.md docs/TLS13.md docs/ROBUSTNESS.md; do
 	gzip -9n <"$top/$f" >"$root$doc/$(basename "$f").gz"

@@ -25,7 +25,8 @@ func TestDebContents(t *testing.T) {
 	list := clienttest.MustRun(t, nil, "dpkg-deb", "-c", d)
 	for _, p := range []string{debModule, debAuth, debP11Conf, "/usr/bin/jpki", "/usr/bin/jpki-vcard",
 		"/usr/share/doc/jpki-pkcs11/copyright", "/usr/share/doc/jpki-pkcs11/changelog.Debian.gz",
-		"/usr/share/doc/jpki-pkcs11/README.md.gz"} {
+		"/usr/share/doc/jpki-pkcs11/README.md.gz", "/usr/share/man/man1/jpki.1.gz",
+		"/usr/share/man/man1/jpki-vcard.1.gz", "/usr/share/man/man7/jpki-pkcs11.7.gz"} {
 		if !regexp.MustCompile(`(?m)^-\S+ root/root .* \.` + regexp.QuoteMeta(p) + `$`).MatchString(list) {
 			t.Errorf("the package has no file %s owned by root:\n%s", p, list)
 		}
@@ -90,10 +91,8 @@ func same(t *testing.T, a, b string) {
 
 // keptLintian are the lintian warnings the package keeps, and why:
 //   - initial-upload-closes-no-bugs: the changelog closes no Debian ITP bug (the
-//     package is built by the project, not uploaded to Debian);
-//   - no-manual-page: jpki and jpki-vcard document themselves (jpki help,
-//     jpki-vcard --help) and in /usr/share/doc/jpki-pkcs11; no man pages yet.
-var keptLintian = map[string]bool{"initial-upload-closes-no-bugs": true, "no-manual-page": true}
+//     package is built by the project, not uploaded to Debian).
+var keptLintian = map[string]bool{"initial-upload-closes-no-bugs": true}
 
 // TestLintian: lintian finds no error in the package, and no warning but the kept ones.
 func TestLintian(t *testing.T) {
@@ -125,7 +124,8 @@ func TestRpm(t *testing.T) {
 	list := clienttest.MustRun(t, nil, "rpm", "-qlp", r)
 	for _, p := range []string{"/usr/lib64/pkcs11/jpki-pkcs11.so", "/usr/lib64/pkcs11/jpki-pkcs11-auth.so",
 		"/usr/share/p11-kit/modules/jpki-pkcs11.module", "/usr/bin/jpki", "/usr/bin/jpki-vcard",
-		"/usr/share/doc/jpki-pkcs11/LICENSE"} {
+		"/usr/share/doc/jpki-pkcs11/LICENSE", "/usr/share/man/man1/jpki.1.gz",
+		"/usr/share/man/man1/jpki-vcard.1.gz", "/usr/share/man/man7/jpki-pkcs11.7.gz"} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(p) + `$`).MatchString(list) {
 			t.Errorf("the rpm has no %s:\n%s", p, list)
 		}
