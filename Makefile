@@ -24,9 +24,14 @@ module/version.h: internal/version/VERSION
 deps:
 	@sh scripts/deps.sh
 
+# Hardened as Debian builds C: the cgo parts with _FORTIFY_SOURCE and the stack
+# protector, linked with full RELRO (-z relro -z now).
+HARDEN_CFLAGS  := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+HARDEN_LDFLAGS := -Wl,-z,relro,-z,now
+
 $(BUILD)/jpki-pkcs11.so: $(GOFILES) $(CFILES) module/version.h module/exports.map
-	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
-		-ldflags "-s -w -extldflags '-Wl,--version-script=$(CURDIR)/module/exports.map'" \
+	CGO_ENABLED=1 CGO_CFLAGS="$(HARDEN_CFLAGS)" $(GO) build -buildmode=c-shared -trimpath \
+		-ldflags "-s -w -extldflags '-Wl,--version-script=$(CURDIR)/module/exports.map $(HARDEN_LDFLAGS)'" \
 		-o $@ ./module
 	@rm -f $(BUILD)/jpki-pkcs11.h
 
@@ -43,10 +48,12 @@ $(BUILD)/jpki-pkcs11-auth.so: module/authentry/authentry.c module/saferead.c mod
 
 # The programs are position-independent executables (full RELRO), as Debian builds them.
 $(BUILD)/jpki: $(GOFILES)
-	$(GO) build -trimpath -buildmode=pie -o $@ ./cmd/jpki
+	CGO_CFLAGS="$(HARDEN_CFLAGS)" $(GO) build -trimpath -buildmode=pie \
+		-ldflags "-extldflags '$(HARDEN_LDFLAGS)'" -o $@ ./cmd/jpki
 
 $(BUILD)/jpki-vcard: $(GOFILES)
-	$(GO) build -trimpath -buildmode=pie -o $@ ./cmd/jpki-vcard
+	CGO_CFLAGS="$(HARDEN_CFLAGS)" $(GO) build -trimpath -buildmode=pie \
+		-ldflags "-extldflags '$(HARDEN_LDFLAGS)'" -o $@ ./cmd/jpki-vcard
 
 # Everything: unit tests (no PC/SC) and the integration tests with the real programs
 # against a private pcscd + virtual cards, the Windows DLL under Wine included
