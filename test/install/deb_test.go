@@ -49,6 +49,9 @@ func TestDebContents(t *testing.T) {
 	if r := field("Recommends"); r != "pcscd, libccid" {
 		t.Errorf("Recommends %q, want pcscd, libccid", r)
 	}
+	if s := field("Suggests"); s != "p11-kit, vsmartcard-vpcd" {
+		t.Errorf("Suggests %q, want p11-kit (the proxy), vsmartcard-vpcd (serves jpki-vcard to pcscd)", s)
+	}
 	root := t.TempDir()
 	clienttest.MustRun(t, nil, "dpkg-deb", "-x", d, root)
 	same(t, filepath.Join(fx.Root, "build/jpki-pkcs11.so"), filepath.Join(root, debModule))
