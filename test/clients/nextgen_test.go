@@ -91,7 +91,7 @@ func TestNextGenerationJarsigner(t *testing.T) {
 // a private sshd whose authorized_keys holds that key.
 func TestNextGenerationSSH(t *testing.T) {
 	tk := nextGenTokens(t)
-	key := sshKey(t, tk.card, "auth.der")
+	key := clienttest.SSHKey(t, tk.card, "auth.der")
 	if !strings.HasPrefix(key, "ecdsa-sha2-nistp384 ") {
 		t.Fatalf("the authentication key as ssh sees it: %q", key)
 	}
@@ -99,9 +99,9 @@ func TestNextGenerationSSH(t *testing.T) {
 	if !strings.HasPrefix(out, key+" ") {
 		t.Fatalf("ssh-keygen -D: the first key is not the authentication key %q:\n%s", key, out)
 	}
-	port, dir, srv := sshd(t, tk.card)
-	env := askpassEnv(t, dir)
-	out, err := clienttest.RunIn(t, "", []byte{}, env, "ssh", sshArgs(dir, port, "-I", fx.Module)...)
+	port, dir, srv := clienttest.SSHD(t, tk.card)
+	env := clienttest.WithAskpass(t, dir, clienttest.Env(t))
+	out, err := clienttest.RunIn(t, "", []byte{}, env, "ssh", clienttest.SSHArgs(dir, port, "-I", fx.Module)...)
 	if err != nil {
 		t.Fatalf("ssh: %v\n%s", err, out)
 	}
