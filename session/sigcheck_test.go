@@ -81,6 +81,44 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
+// sigMech is a signature mechanism and the data a test signs with it.
+type sigMech struct {
+	name string
+	m    Mechanism
+	data []byte
+}
+
+// sigLie is what a lying card makes of a true signature.
+type sigLie struct {
+	name string
+	lie  func(sig []byte) []byte
+}
+
+// refusesLies signs with mc on session h and key priv while sys tells each lie:
+// Sign and SignFinal must answer CKR_DEVICE_ERROR and leave no operation behind;
+// then the truthful card's signature must pass. It returns how many wrong
+// signatures it made the module see (each one is logged).
+func refusesLies(t *testing.T, m *Manager, sys *lyingSystem, h, priv ck.ULong, mc sigMech, lies []sigLie) int {
+	t.Helper()
+	for _, l := range lies {
+		sys.setLie(l.lie)
+		must(t, "SignInit", m.SignInit(h, mc.m, priv))
+		_, err := m.Sign(h, mc.data)
+		wantRV(t, mc.name+", "+l.name+": Sign", err, ck.CKR_DEVICE_ERROR)
+		_, err = m.Sign(h, mc.data)
+		wantRV(t, mc.name+", "+l.name+": Sign after the wrong signature", err, ck.CKR_OPERATION_NOT_INITIALIZED)
+		must(t, "SignInit", m.SignInit(h, mc.m, priv))
+		must(t, "SignUpdate", m.SignUpdate(h, mc.data))
+		_, err = m.SignFinal(h)
+		wantRV(t, mc.name+", "+l.name+": SignFinal", err, ck.CKR_DEVICE_ERROR)
+	}
+	sys.setLie(nil)
+	must(t, "SignInit", m.SignInit(h, mc.m, priv))
+	_, err := m.Sign(h, mc.data)
+	must(t, mc.name+": Sign with a truthful card", err)
+	return 2 * len(lies)
+}
+
 // TestWrongSignatureFromCard: a signature from the card that does not verify with
 // the certificate's public key (random bytes of the right length, one flipped bit,
 // a valid signature of other data, all with 90 00) is never handed back: Sign and
@@ -99,20 +137,13 @@ func TestWrongSignatureFromCard(t *testing.T) {
 	h, priv, _ := loggedIn(t, m, 0, "1234")
 	sum := sha256.Sum256([]byte("data"))
 	pss := Mechanism{Type: ck.CKM_RSA_PKCS_PSS, Param: PSSParams(ck.CKM_SHA256, ck.CKG_MGF1_SHA256, 32)}
-	mechs := []struct {
-		name string
-		m    Mechanism
-		data []byte
-	}{
+	mechs := []sigMech{
 		{"SHA256-RSA-PKCS", Mechanism{Type: ck.CKM_SHA256_RSA_PKCS}, []byte("data")},
 		{"RSA-PKCS", Mechanism{Type: ck.CKM_RSA_PKCS}, []byte("a raw input of the caller")},
 		{"RSA-PKCS-PSS", pss, sum[:]},
 	}
 	var other []byte // a valid signature of other data by the same key
-	lies := []struct {
-		name string
-		lie  func(sig []byte) []byte
-	}{
+	lies := []sigLie{
 		{"random bytes", func(sig []byte) []byte {
 			r := make([]byte, len(sig))
 			_, _ = rand.Read(r)
@@ -128,26 +159,12 @@ func TestWrongSignatureFromCard(t *testing.T) {
 	must(t, "SignInit", m.SignInit(h, mechs[0].m, priv))
 	other, err = m.Sign(h, []byte("other data"))
 	must(t, "Sign (other data)", err)
+	want := 0
 	for _, mc := range mechs {
-		for _, l := range lies {
-			sys.setLie(l.lie)
-			must(t, "SignInit", m.SignInit(h, mc.m, priv))
-			_, err := m.Sign(h, mc.data)
-			wantRV(t, mc.name+", "+l.name+": Sign", err, ck.CKR_DEVICE_ERROR)
-			_, err = m.Sign(h, mc.data)
-			wantRV(t, mc.name+", "+l.name+": Sign after the wrong signature", err, ck.CKR_OPERATION_NOT_INITIALIZED)
-			must(t, "SignInit", m.SignInit(h, mc.m, priv))
-			must(t, "SignUpdate", m.SignUpdate(h, mc.data))
-			_, err = m.SignFinal(h)
-			wantRV(t, mc.name+", "+l.name+": SignFinal", err, ck.CKR_DEVICE_ERROR)
-		}
-		sys.setLie(nil)
-		must(t, "SignInit", m.SignInit(h, mc.m, priv))
-		_, err := m.Sign(h, mc.data)
-		must(t, mc.name+": Sign with a truthful card", err)
+		want += refusesLies(t, m, sys, h, priv, mc, lies)
 	}
-	if n := strings.Count(logged.String(), "card returned a signature that does not verify"); n != 2*len(mechs)*len(lies) {
-		t.Fatalf("%d log lines about a wrong signature, want %d:\n%s", n, 2*len(mechs)*len(lies), logged.String())
+	if n := strings.Count(logged.String(), "card returned a signature that does not verify"); n != want {
+		t.Fatalf("%d log lines about a wrong signature, want %d:\n%s", n, want, logged.String())
 	}
 }
 
@@ -168,20 +185,13 @@ func TestWrongECDSASignatureFromCard(t *testing.T) {
 	}
 	t.Cleanup(m.Close)
 	sum := sha512.Sum384([]byte("data"))
-	mechs := []struct {
-		name string
-		m    Mechanism
-		data []byte
-	}{
+	mechs := []sigMech{
 		{"ECDSA", Mechanism{Type: ck.CKM_ECDSA}, sum[:]},
 		{"ECDSA-SHA384", Mechanism{Type: ck.CKM_ECDSA_SHA384}, []byte("data")},
 		{"ECDSA-SHA256", Mechanism{Type: ck.CKM_ECDSA_SHA256}, []byte("data")},
 	}
 	var other []byte
-	lies := []struct {
-		name string
-		lie  func(sig []byte) []byte
-	}{
+	lies := []sigLie{
 		{"random bytes", func(sig []byte) []byte {
 			r := make([]byte, len(sig))
 			_, _ = rand.Read(r)
@@ -206,23 +216,7 @@ func TestWrongECDSASignatureFromCard(t *testing.T) {
 		other, err = m.Sign(h, make([]byte, 48))
 		must(t, "Sign (other data)", err)
 		for _, mc := range mechs {
-			for _, l := range lies {
-				sys.setLie(l.lie)
-				must(t, "SignInit", m.SignInit(h, mc.m, priv))
-				_, err := m.Sign(h, mc.data)
-				wantRV(t, mc.name+", "+l.name+": Sign", err, ck.CKR_DEVICE_ERROR)
-				_, err = m.Sign(h, mc.data)
-				wantRV(t, mc.name+", "+l.name+": Sign after the wrong signature", err, ck.CKR_OPERATION_NOT_INITIALIZED)
-				must(t, "SignInit", m.SignInit(h, mc.m, priv))
-				must(t, "SignUpdate", m.SignUpdate(h, mc.data))
-				_, err = m.SignFinal(h)
-				wantRV(t, mc.name+", "+l.name+": SignFinal", err, ck.CKR_DEVICE_ERROR)
-				want += 2
-			}
-			sys.setLie(nil)
-			must(t, "SignInit", m.SignInit(h, mc.m, priv))
-			_, err := m.Sign(h, mc.data)
-			must(t, mc.name+": Sign with a truthful card", err)
+			want += refusesLies(t, m, sys, h, priv, mc, lies)
 		}
 	}
 	if n := strings.Count(logged.String(), "card returned a signature that does not verify"); n != want {
