@@ -38,17 +38,7 @@ func TestFirefoxClientAuth(t *testing.T) {
 func firefoxLogin(t *testing.T, c *clienttest.Card, token string, modutilArgs ...string) {
 	env := clienttest.Env(t)
 	dir := t.TempDir()
-	// a test CA and a server certificate it issued (Firefox refuses a self-signed
-	// CA certificate as a server's own)
-	ca, caKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
-	srvCert, srvKey, csr := filepath.Join(dir, "srv.pem"), filepath.Join(dir, "srv.key"), filepath.Join(dir, "srv.csr")
-	clienttest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey,
-		"-out", ca, "-subj", "/CN=jpki-pkcs11 test CA", "-days", "2")
-	clienttest.MustRun(t, nil, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", srvKey, "-out", csr,
-		"-subj", "/CN=127.0.0.1")
-	ext := clienttest.WriteFile(t, dir, "ext", []byte("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"), 0o600)
-	clienttest.MustRun(t, nil, "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
-		"-out", srvCert, "-days", "2", "-extfile", ext)
+	srvPKI := clienttest.NewServerPKI(t, "jpki-pkcs11 test CA")
 	cn := commonName(c.Subject(t, "auth.der"))
 
 	// the profile: its NSS database holds the module and trusts the server
@@ -60,24 +50,12 @@ func firefoxLogin(t *testing.T, c *clienttest.Card, token string, modutilArgs ..
 	clienttest.MustRun(t, env, "certutil", "-N", "-d", db, "--empty-password")
 	clienttest.MustRun(t, env, "modutil", append([]string{"-dbdir", db, "-add", "JPKI", "-libfile", fx.Module, "-force"},
 		modutilArgs...)...)
-	clienttest.MustRun(t, env, "certutil", "-A", "-d", db, "-n", "test CA", "-t", "CT,C,C", "-i", ca)
+	clienttest.MustRun(t, env, "certutil", "-A", "-d", db, "-n", "test CA", "-t", "CT,C,C", "-i", srvPKI.CA)
 	mport, port := clienttest.FreePort(t), clienttest.FreePort(t)
-	prefs := []string{
-		fmt.Sprintf(`user_pref("marionette.port", %d);`, mport),
-		`user_pref("security.default_personal_cert", "Select Automatically");`,
-		`user_pref("security.OCSP.enabled", 0);`,
-		`user_pref("browser.shell.checkDefaultBrowser", false);`,
-		`user_pref("app.update.enabled", false);`,
-		`user_pref("datareporting.policy.dataSubmissionEnabled", false);`,
-		`user_pref("toolkit.telemetry.enabled", false);`,
-		`user_pref("network.captive-portal-service.enabled", false);`,
-		`user_pref("network.connectivity-service.enabled", false);`,
-		`user_pref("browser.aboutwelcome.enabled", false);`,
-	}
-	clienttest.WriteFile(t, prof, "user.js", []byte(strings.Join(prefs, "\n")+"\n"), 0o600)
+	clienttest.WriteFirefoxPrefs(t, prof, mport)
 
-	srv := start(t, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", srvCert,
-		"-key", srvKey, "-CAfile", c.PEM(t, "authca.der"), "-Verify", "1", "-tls1_2", "-www")
+	srv := start(t, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", srvPKI.Cert,
+		"-key", srvPKI.Key, "-CAfile", c.PEM(t, "authca.der"), "-Verify", "1", "-tls1_2", "-www")
 	waitPort(t, port)
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -68,31 +67,12 @@ const marionetteTimeout = 3 * time.Minute
 // certificate; the server sees it, and Firefox asked for the PIN once.
 func firefoxLogin(t *testing.T, env []string, c *clienttest.Card, prof string) {
 	t.Helper()
-	dir := t.TempDir()
-	ca, caKey := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
-	srvCert, srvKey, csr := filepath.Join(dir, "srv.pem"), filepath.Join(dir, "srv.key"), filepath.Join(dir, "srv.csr")
-	clienttest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey,
-		"-out", ca, "-subj", "/CN=jpki setup test server CA", "-days", "2")
-	clienttest.MustRun(t, nil, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", srvKey, "-out", csr,
-		"-subj", "/CN=127.0.0.1")
-	ext := clienttest.WriteFile(t, dir, "ext", []byte("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"), 0o600)
-	clienttest.MustRun(t, nil, "openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial",
-		"-out", srvCert, "-days", "2", "-extfile", ext)
-	clienttest.MustRun(t, nil, "certutil", "-A", "-d", "sql:"+prof, "-n", "test server CA", "-t", "CT,,", "-i", ca)
+	srvPKI := clienttest.NewServerPKI(t, "jpki setup test server CA")
+	clienttest.MustRun(t, nil, "certutil", "-A", "-d", "sql:"+prof, "-n", "test server CA", "-t", "CT,,", "-i", srvPKI.CA)
 	mport, port := clienttest.FreePort(t), clienttest.FreePort(t)
-	prefs := []string{
-		fmt.Sprintf(`user_pref("marionette.port", %d);`, mport),
-		`user_pref("security.default_personal_cert", "Select Automatically");`,
-		`user_pref("security.OCSP.enabled", 0);`,
-		`user_pref("app.update.enabled", false);`,
-		`user_pref("datareporting.policy.dataSubmissionEnabled", false);`,
-		`user_pref("network.captive-portal-service.enabled", false);`,
-		`user_pref("network.connectivity-service.enabled", false);`,
-		`user_pref("browser.aboutwelcome.enabled", false);`,
-	}
-	clienttest.WriteFile(t, prof, "user.js", []byte(strings.Join(prefs, "\n")+"\n"), 0o600)
+	clienttest.WriteFirefoxPrefs(t, prof, mport)
 	srv := clienttest.StartServer(t, port, nil, "openssl", "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
-		"-cert", srvCert, "-key", srvKey, "-CAfile", c.PEM(t, "authca.der"), "-Verify", "1", "-tls1_2", "-www")
+		"-cert", srvPKI.Cert, "-key", srvPKI.Key, "-CAfile", c.PEM(t, "authca.der"), "-Verify", "1", "-tls1_2", "-www")
 	ff := startFirefox(t, env, prof, mport)
 	defer ff.stop(t)
 	m, err := clienttest.DialMarionette(mport, 90*time.Second, marionetteTimeout)

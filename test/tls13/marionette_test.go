@@ -3,7 +3,6 @@ package tls13
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,27 +86,7 @@ func visitAllWithFirefox(t *testing.T, env []string, module, caPEM, pin string, 
 	clienttest.MustRun(t, nil, "modutil", "-dbdir", db, "-add", "JPKI", "-libfile", module, "-force")
 	clienttest.MustRun(t, nil, "certutil", "-A", "-d", db, "-n", "test server CA", "-t", "CT,C,C", "-i", caPEM)
 	port := clienttest.FreePort(t)
-	prefs := map[string]any{
-		"marionette.port":                                   port,
-		"security.default_personal_cert":                    "Select Automatically",
-		"browser.shell.checkDefaultBrowser":                 false,
-		"app.update.enabled":                                false,
-		"datareporting.policy.dataSubmissionEnabled":        false,
-		"toolkit.telemetry.enabled":                         false,
-		"network.captive-portal-service.enabled":            false,
-		"network.connectivity-service.enabled":              false,
-		"browser.aboutwelcome.enabled":                      false,
-		"security.OCSP.enabled":                             0,
-		"browser.startup.homepage_override.mstone":          "ignore",
-		"datareporting.healthreport.uploadEnabled":          false,
-		"browser.newtabpage.activity-stream.feeds.snippets": false,
-	}
-	var js strings.Builder
-	for k, v := range prefs {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(&js, "user_pref(%q, %s);\n", k, b)
-	}
-	clienttest.WriteFile(t, prof, "user.js", []byte(js.String()), 0o600)
+	clienttest.WriteFirefoxPrefs(t, prof, port)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := clienttest.Cmd(ctx, append(env, "HOME="+home, "MOZ_HEADLESS=1"), bin, "--headless", "--marionette",

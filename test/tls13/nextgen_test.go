@@ -36,12 +36,12 @@ var ecdsaP384SHA384 = []string{"Client certificate", "Peer signing digest: SHA38
 // certificate and the signature.
 func TestNextGenerationFirefox(t *testing.T) {
 	c, _, _ := cardSlots(t, 0, "--generation", "next")
-	p := newPKI(t)
+	p := clienttest.NewServerPKI(t, "tls13 test server CA")
 	ca := c.PEM(t, "authca.der")
 	port13, _ := tlsServer(t, p, ca, "1_3")
 	port12, _ := tlsServer(t, p, ca, "1_2", "-client_sigalgs", "ECDSA+SHA384")
 	env := clienttest.Env(t)
-	runs := visitAllWithFirefox(t, env, fx.Module, p.ca, clienttest.AuthPIN,
+	runs := visitAllWithFirefox(t, env, fx.Module, p.CA, clienttest.AuthPIN,
 		fmt.Sprintf("https://127.0.0.1:%d/", port13), fmt.Sprintf("https://127.0.0.1:%d/", port12))
 	for i, ver := range []string{"TLSv1.3", "TLSv1.2"} {
 		run := runs[i]
@@ -66,7 +66,7 @@ func TestNextGenerationFirefox(t *testing.T) {
 // ecdsa_secp384r1_sha384, signed on the card with an ECDSA mechanism.
 func TestNextGenerationOpenSSLAndGnuTLS(t *testing.T) {
 	c, _, _ := cardSlots(t, 0, "--generation", "next")
-	p := newPKI(t)
+	p := clienttest.NewServerPKI(t, "tls13 test server CA")
 	ca := c.PEM(t, "authca.der")
 	t.Run("openssl", func(t *testing.T) {
 		port, srv := tlsServer(t, p, ca, "1_3")
@@ -74,7 +74,7 @@ func TestNextGenerationOpenSSLAndGnuTLS(t *testing.T) {
 		out, err := clienttest.RunIn(t, "", []byte("GET / HTTP/1.0\r\n\r\n"), env, "openssl", "s_client",
 			"-connect", fmt.Sprintf("127.0.0.1:%d", port), "-tls1_3", "-engine", "pkcs11", "-keyform", "engine",
 			"-key", authURI("private")+";pin-value="+clienttest.AuthPIN, "-cert", c.PEM(t, "auth.der"),
-			"-CAfile", p.ca, "-verify_return_error", "-ign_eof")
+			"-CAfile", p.CA, "-verify_return_error", "-ign_eof")
 		if err != nil {
 			libp11PINPrompt(t, out)
 			t.Fatalf("s_client: %v\n%s", err, out)
@@ -88,7 +88,7 @@ func TestNextGenerationOpenSSLAndGnuTLS(t *testing.T) {
 	t.Run("gnutls-cli", func(t *testing.T) {
 		port, _ := tlsServer(t, p, ca, "1_3")
 		env := clienttest.Env(t, "GNUTLS_PIN="+clienttest.AuthPIN)
-		out := gnutlsClient(t, env, p.ca, port)
+		out := gnutlsClient(t, env, p.CA, port)
 		clienttest.Contains(t, "gnutls-cli", out, append([]string{"- Handshake was completed", "(TLS1.3"}, ecdsaP384SHA384...)...)
 		ecdsaOnly(t, env)
 	})

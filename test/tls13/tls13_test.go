@@ -51,30 +51,12 @@ func cardSlots(t *testing.T, i int, args ...string) (c *clienttest.Card, auth, s
 // tlsServer starts `openssl s_server -www` on a free port, requiring a client
 // certificate issued by clientCA and accepting only TLS version ver ("1_2" or
 // "1_3"), with more s_server arguments extra; it returns the port and the server.
-func tlsServer(t *testing.T, p pki, clientCA, ver string, extra ...string) (int, *clienttest.Server) {
+func tlsServer(t *testing.T, p clienttest.ServerPKI, clientCA, ver string, extra ...string) (int, *clienttest.Server) {
 	t.Helper()
 	port := clienttest.FreePort(t)
 	srv := clienttest.StartServer(t, port, nil, "openssl", append([]string{"s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port),
-		"-cert", p.srvCert, "-key", p.srvKey, "-CAfile", clientCA, "-Verify", "1", "-www", "-tls" + ver}, extra...)...)
+		"-cert", p.Cert, "-key", p.Key, "-CAfile", clientCA, "-Verify", "1", "-www", "-tls" + ver}, extra...)...)
 	return port, srv
-}
-
-// pki is a throwaway server CA and a server certificate for 127.0.0.1.
-type pki struct{ ca, srvCert, srvKey string }
-
-func newPKI(t *testing.T) pki {
-	t.Helper()
-	d := t.TempDir()
-	p := pki{ca: filepath.Join(d, "ca.pem"), srvCert: filepath.Join(d, "srv.pem"), srvKey: filepath.Join(d, "srv.key")}
-	cakey, csr := filepath.Join(d, "ca.key"), filepath.Join(d, "srv.csr")
-	clienttest.MustRun(t, nil, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey, "-out", p.ca,
-		"-subj", "/CN=tls13 test server CA", "-days", "2")
-	clienttest.MustRun(t, nil, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", p.srvKey, "-out", csr,
-		"-subj", "/CN=127.0.0.1")
-	ext := clienttest.WriteFile(t, d, "ext", []byte("subjectAltName=IP:127.0.0.1,DNS:localhost\n"), 0o600)
-	clienttest.MustRun(t, nil, "openssl", "x509", "-req", "-in", csr, "-CA", p.ca, "-CAkey", cakey, "-CAcreateserial",
-		"-out", p.srvCert, "-days", "2", "-extfile", ext)
-	return p
 }
 
 // authURI is the pkcs11: URI of the authentication token's object of type typ.
@@ -195,7 +177,7 @@ func pssMech(name string) int {
 // prompt path is tested over TLS 1.2 in test/clients, TestOpenSSLClientAuth).
 func TestOpenSSLTLS13(t *testing.T) {
 	c, _, _ := cardSlots(t, 0)
-	p := newPKI(t)
+	p := clienttest.NewServerPKI(t, "tls13 test server CA")
 	for _, mode := range []struct {
 		name, env, stdin, keySuffix string
 	}{
@@ -211,7 +193,7 @@ func TestOpenSSLTLS13(t *testing.T) {
 			out, err := clienttest.RunIn(t, "", []byte(mode.stdin+"GET / HTTP/1.0\r\n\r\n"), env, "openssl", "s_client",
 				"-connect", fmt.Sprintf("127.0.0.1:%d", port), "-tls1_3", "-engine", "pkcs11", "-keyform", "engine",
 				"-key", authURI("private")+mode.keySuffix, "-cert", c.PEM(t, "auth.der"),
-				"-CAfile", p.ca, "-verify_return_error", "-ign_eof")
+				"-CAfile", p.CA, "-verify_return_error", "-ign_eof")
 			if err != nil {
 				if mode.stdin == "" {
 					libp11PINPrompt(t, out)
@@ -261,10 +243,10 @@ func gnutlsClient(t *testing.T, env []string, caFile string, port int) string {
 // signing with RSA-PSS.
 func TestGnuTLSTLS13(t *testing.T) {
 	c, _, _ := cardSlots(t, 0)
-	p := newPKI(t)
+	p := clienttest.NewServerPKI(t, "tls13 test server CA")
 	port, _ := tlsServer(t, p, c.PEM(t, "authca.der"), "1_3")
 	env := clienttest.Env(t, "GNUTLS_PIN="+clienttest.AuthPIN)
-	out := gnutlsClient(t, env, p.ca, port)
+	out := gnutlsClient(t, env, p.CA, port)
 	clienttest.Contains(t, "gnutls-cli", out, "- Handshake was completed", "(TLS1.3", "Client certificate",
 		"Peer signature type: RSA-PSS")
 	onlyPSS(t, env)
@@ -277,10 +259,10 @@ func TestGnuTLSTLS13(t *testing.T) {
 // the card's certificate.
 func TestFirefoxTLS13(t *testing.T) {
 	c, _, _ := cardSlots(t, 0)
-	p := newPKI(t)
+	p := clienttest.NewServerPKI(t, "tls13 test server CA")
 	port, _ := tlsServer(t, p, c.PEM(t, "authca.der"), "1_3")
 	env := clienttest.Env(t)
-	run := visitWithFirefox(t, env, fx.Module, p.ca, fmt.Sprintf("https://127.0.0.1:%d/", port), clienttest.AuthPIN)
+	run := visitWithFirefox(t, env, fx.Module, p.CA, fmt.Sprintf("https://127.0.0.1:%d/", port), clienttest.AuthPIN)
 	if run.NavErr != nil {
 		t.Fatalf("navigation: %v (prompts %q)", run.NavErr, run.Prompts)
 	}
@@ -299,12 +281,12 @@ func TestFirefoxTLS13(t *testing.T) {
 // 1.3-only server cannot be reached with such a card: TLS 1.3 has no PKCS#1 v1.5.
 func TestNoPSSCardTLS12(t *testing.T) {
 	c, _, _ := cardSlots(t, 1, "--no-pss")
-	p := newPKI(t)
+	p := clienttest.NewServerPKI(t, "tls13 test server CA")
 	clientCA := c.PEM(t, "authca.der")
 	t.Run("firefox", func(t *testing.T) {
 		port, _ := tlsServer(t, p, clientCA, "1_2")
 		env := clienttest.Env(t)
-		run := visitWithFirefox(t, env, fx.Module, p.ca, fmt.Sprintf("https://127.0.0.1:%d/", port), clienttest.AuthPIN)
+		run := visitWithFirefox(t, env, fx.Module, p.CA, fmt.Sprintf("https://127.0.0.1:%d/", port), clienttest.AuthPIN)
 		if run.NavErr != nil {
 			t.Fatalf("navigation: %v (prompts %q)", run.NavErr, run.Prompts)
 		}
@@ -316,7 +298,7 @@ func TestNoPSSCardTLS12(t *testing.T) {
 	t.Run("gnutls-cli", func(t *testing.T) {
 		port, _ := tlsServer(t, p, clientCA, "1_2")
 		env := clienttest.Env(t, "GNUTLS_PIN="+clienttest.AuthPIN)
-		out := gnutlsClient(t, env, p.ca, port)
+		out := gnutlsClient(t, env, p.CA, port)
 		clienttest.Contains(t, "gnutls-cli", out, "- Handshake was completed", "(TLS1.2", "Client certificate",
 			"Peer signature type: RSA\n")
 		if m := clienttest.SignMechanisms(t, env); len(m) == 0 || slices.ContainsFunc(m, func(x int) bool { return x != clienttest.CKM_RSA_PKCS }) {
@@ -331,7 +313,7 @@ func TestNoPSSCardTLS12(t *testing.T) {
 		out, err := clienttest.RunIn(t, "", []byte("GET / HTTP/1.0\r\n\r\n"), env, "openssl", "s_client",
 			"-connect", fmt.Sprintf("127.0.0.1:%d", port), "-tls1_2", "-sigalgs", "RSA+SHA256", "-engine", "pkcs11",
 			"-keyform", "engine", "-key", authURI("private")+";pin-value="+clienttest.AuthPIN, "-cert", c.PEM(t, "auth.der"),
-			"-CAfile", p.ca, "-verify_return_error", "-ign_eof")
+			"-CAfile", p.CA, "-verify_return_error", "-ign_eof")
 		if err != nil {
 			t.Fatalf("s_client: %v\n%s", err, out)
 		}
