@@ -163,44 +163,66 @@ func TestPINChange(t *testing.T) {
 	}
 }
 
+// cmsCase is one signature the CLI tests make with `jpki sign`: the key, its PIN,
+// the CA certificate `jpki certs --out` writes for it, and detached or not.
+type cmsCase struct {
+	key, pin, ca string
+	detached     bool
+}
+
+// cmsCases are both keys, detached, and the signature key with the content inside.
+var cmsCases = []cmsCase{
+	{"auth", "1234", "auth-ca.pem", true},
+	{"sign", "ABC123", "sign-ca.pem", true},
+	{"sign", "ABC123", "sign-ca.pem", false},
+}
+
+// signAndVerify signs doc with `jpki sign` as tc says (the PIN on stdin) into
+// dir/KEY.p7s, and checks the signature with `jpki verify` and with `openssl cms
+// -verify` against tc's CA certificate in dir (from `jpki certs --out dir`), openssl
+// giving back doc's content. It returns the signature file.
+func signAndVerify(t *testing.T, dir, doc string, tc cmsCase) string {
+	t.Helper()
+	sig := filepath.Join(dir, tc.key+".p7s")
+	args := []string{"sign", "--key", tc.key, "--pin-stdin", "--out", sig, doc}
+	if tc.detached {
+		args = append(args, "--detached")
+	}
+	mustRun(t, tc.pin+"\n", args...)
+	ca := filepath.Join(dir, tc.ca)
+	if r := mustRun(t, "", "verify", doc, sig, "--ca", ca); !strings.Contains(r.out, "signature valid") {
+		t.Errorf("jpki verify: %s", r.out)
+	}
+	content := filepath.Join(dir, "content")
+	ossl := []string{"cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-CAfile", ca, "-purpose", "any", "-out", content}
+	if tc.detached {
+		ossl = append(ossl, "-content", doc)
+	}
+	out, err := exec.Command("openssl", ossl...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Verification successful") {
+		t.Fatalf("openssl cms -verify (%s key, detached %v): %v\n%s", tc.key, tc.detached, err, out)
+	}
+	want, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(content); string(got) != string(want) {
+		t.Errorf("openssl gives content %q, want %q", got, want)
+	}
+	return sig
+}
+
 func TestSignVerifyWithOpenSSL(t *testing.T) {
 	insert(t, 0)
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "doc.txt")
 	os.WriteFile(doc, []byte("a document to sign\n"), 0o644)
 	mustRun(t, "", "certs", "--out", dir)
-	for _, tc := range []struct {
-		key, pin, ca string
-		detached     bool
-	}{
-		{"auth", "1234", "auth-ca.pem", true},
-		{"sign", "ABC123", "sign-ca.pem", true},
-		{"sign", "ABC123", "sign-ca.pem", false},
-	} {
-		sig := filepath.Join(dir, tc.key+".p7s")
-		args := []string{"sign", "--key", tc.key, "--pin-stdin", "--out", sig, doc}
-		if tc.detached {
-			args = append(args, "--detached")
-		}
-		mustRun(t, tc.pin+"\n", args...)
-		ca := filepath.Join(dir, tc.ca)
-		if r := mustRun(t, "", "verify", doc, sig, "--ca", ca); !strings.Contains(r.out, "signature valid") {
-			t.Errorf("jpki verify: %s", r.out)
-		}
-		ossl := []string{"cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-CAfile", ca, "-purpose", "any", "-out", filepath.Join(dir, "content")}
-		if tc.detached {
-			ossl = append(ossl, "-content", doc)
-		}
-		out, err := exec.Command("openssl", ossl...).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Verification successful") {
-			t.Errorf("openssl cms -verify (%s key, detached %v): %v\n%s", tc.key, tc.detached, err, out)
-		}
-		if got, _ := os.ReadFile(filepath.Join(dir, "content")); string(got) != "a document to sign\n" {
-			t.Errorf("openssl gives content %q", got)
-		}
+	for _, tc := range cmsCases {
+		sig := signAndVerify(t, dir, doc, tc)
 		bad := filepath.Join(dir, "bad.txt")
 		os.WriteFile(bad, []byte("another document\n"), 0o644)
-		if r := run(t, "", "verify", bad, sig, "--ca", ca); r.code == 0 {
+		if r := run(t, "", "verify", bad, sig, "--ca", filepath.Join(dir, tc.ca)); r.code == 0 {
 			t.Errorf("jpki verify accepted a signature over another document")
 		}
 	}

@@ -32,39 +32,11 @@ func TestNextGeneration(t *testing.T) {
 	doc := filepath.Join(dir, "doc.txt")
 	os.WriteFile(doc, []byte("a document for the next card generation\n"), 0o644)
 	mustRun(t, "", "certs", "--out", dir)
-	for _, tc := range []struct {
-		key, pin, ca string
-		detached     bool
-	}{
-		{"auth", "1234", "auth-ca.pem", true},
-		{"sign", "ABC123", "sign-ca.pem", true},
-		{"sign", "ABC123", "sign-ca.pem", false},
-	} {
-		sig := filepath.Join(dir, tc.key+".p7s")
-		args := []string{"sign", "--key", tc.key, "--pin-stdin", "--out", sig, doc}
-		if tc.detached {
-			args = append(args, "--detached")
-		}
+	for _, tc := range cmsCases {
 		mark := pc.Mark()
-		mustRun(t, tc.pin+"\n", args...)
+		sig := signAndVerify(t, dir, doc, tc)
 		if n := verifyAPDUs(t, mark); n != 1 {
 			t.Errorf("jpki sign --key %s: %d VERIFY commands with a PIN, want 1", tc.key, n)
-		}
-		ca := filepath.Join(dir, tc.ca)
-		if r := mustRun(t, "", "verify", doc, sig, "--ca", ca); !strings.Contains(r.out, "signature valid") {
-			t.Errorf("jpki verify: %s", r.out)
-		}
-		content := filepath.Join(dir, "content")
-		ossl := []string{"cms", "-verify", "-binary", "-inform", "DER", "-in", sig, "-CAfile", ca, "-purpose", "any", "-out", content}
-		if tc.detached {
-			ossl = append(ossl, "-content", doc)
-		}
-		out, err := exec.Command("openssl", ossl...).CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Verification successful") {
-			t.Fatalf("openssl cms -verify (%s key, detached %v): %v\n%s", tc.key, tc.detached, err, out)
-		}
-		if got, _ := os.ReadFile(content); string(got) != "a document for the next card generation\n" {
-			t.Errorf("openssl gives content %q", got)
 		}
 		info, err := exec.Command("openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", sig).CombinedOutput()
 		if err != nil {
