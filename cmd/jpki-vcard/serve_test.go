@@ -80,7 +80,10 @@ func accept(t *testing.T, l net.Listener) fakeVPCD {
 	return fakeVPCD{}
 }
 
-func TestServeProtocol(t *testing.T) {
+// cardAndListener is a new default virtual card and a loopback listener standing
+// in for vpcd (closed with the test).
+func cardAndListener(t *testing.T) (*vcard.Card, net.Listener) {
+	t.Helper()
 	dir := t.TempDir()
 	if err := vcard.Create(dir, vcard.Options{}); err != nil {
 		t.Fatal(err)
@@ -93,7 +96,12 @@ func TestServeProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
+	return c, l
+}
+
+func TestServeProtocol(t *testing.T) {
+	c, l := cardAndListener(t)
 	var logs syncBuffer
 	lg := log.New(&logs, "", 0)
 	c.SetAPDULog(func(cmd, resp []byte) { lg.Printf("%s -> %s", formatCommand(cmd), formatResponse(resp)) })
@@ -177,19 +185,7 @@ func TestRunUsage(t *testing.T) {
 // messages do not count), then takes the third and answers nothing more, not
 // even a control message, with the connection kept open; stop still ends it.
 func TestServeHangAfter(t *testing.T) {
-	dir := t.TempDir()
-	if err := vcard.Create(dir, vcard.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := vcard.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	c, l := cardAndListener(t)
 	var logs syncBuffer
 	s := &server{c: c, addr: l.Addr().String(), log: log.New(&logs, "", 0), inserted: true, hangs: true, hangAfter: 2}
 	s.cond = sync.NewCond(&s.mu)
