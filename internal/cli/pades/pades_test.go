@@ -2,6 +2,7 @@ package pades
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -17,27 +18,39 @@ import (
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/testpdf"
 )
 
+// testChain is an RSA-2048 signer and its chain (signer, CA).
 func testChain(t *testing.T) (*rsa.PrivateKey, []*x509.Certificate) {
 	t.Helper()
 	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	return key, chainFor(t, caKey, key)
+}
+
+// chainFor is a one-hour certificate chain (signer, CA) for key, the CA's key
+// caKey: a CA certificate and a document-signing certificate it issued.
+func chainFor(t *testing.T, caKey, key crypto.Signer) []*x509.Certificate {
+	t.Helper()
 	now := time.Now()
 	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test CA"}, NotBefore: now.Add(-time.Hour),
 		NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caT, caT, &caKey.PublicKey, caKey)
+	caDER, err := x509.CreateCertificate(rand.Reader, caT, caT, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ca, _ := x509.ParseCertificate(caDER)
 	eeT := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "signer"}, NotBefore: now.Add(-time.Hour),
 		NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment}
-	eeDER, err := x509.CreateCertificate(rand.Reader, eeT, ca, &key.PublicKey, caKey)
+	eeDER, err := x509.CreateCertificate(rand.Reader, eeT, ca, key.Public(), caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ee, _ := x509.ParseCertificate(eeDER)
-	return key, []*x509.Certificate{ee, ca}
+	return []*x509.Certificate{ee, ca}
 }
 
-// check verifies the last signature of a signed PDF with the chain's root.
-func check(t *testing.T, out []byte, from int, root *x509.Certificate) {
+// check verifies the last signature of a signed PDF with the chain's root, and
+// returns it.
+func check(t *testing.T, out []byte, from int, root *x509.Certificate) *pkcs7.PKCS7 {
 	t.Helper()
 	if !bytes.Contains(out[from:], subFilterPAdES) || bytes.Contains(out[from:], subFilterLib) {
 		t.Fatal("SubFilter is not ETSI.CAdES.detached")
@@ -69,6 +82,7 @@ func check(t *testing.T, out []byte, from int, root *x509.Certificate) {
 	if err := p7.UnmarshalSignedAttribute(oidSigningCertificateV2, &ess); err != nil {
 		t.Errorf("signing-certificate-v2 attribute: %v", err)
 	}
+	return p7
 }
 
 func TestSignTwice(t *testing.T) {
