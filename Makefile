@@ -39,12 +39,12 @@ $(BUILD)/jpki-pkcs11.so: $(GOFILES) $(CFILES) module/version.h module/exports.ma
 # a small C library, no Go, that loads jpki-pkcs11.so from its own folder and hands
 # out its function lists with C_Initialize marked (module/authentry/authentry.c), so
 # that a process loading both files holds one module (one Go runtime).
-$(BUILD)/jpki-pkcs11-auth.so: module/authentry/authentry.c module/saferead.c module/shim.h module/version.h include/*.h
+$(BUILD)/jpki-pkcs11-auth.so: module/authentry/authentry.c module/saferead.c module/interfaces.c module/shim.h module/version.h include/*.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -Iinclude -Imodule -DCK_BUILD_MODULE \
 		-D_FORTIFY_SOURCE=2 -fstack-protector-strong -s \
 		-Wl,--version-script=$(CURDIR)/module/exports.map -Wl,-z,relro,-z,now -o $@ \
-		module/authentry/authentry.c module/saferead.c -ldl -lpthread
+		module/authentry/authentry.c module/saferead.c module/interfaces.c -ldl -lpthread
 
 # The programs are position-independent executables (full RELRO), as Debian builds them.
 $(BUILD)/jpki: $(GOFILES)

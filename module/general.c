@@ -193,41 +193,11 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ppFunctionList)
 
 CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount)
 {
-	if (pulCount == NULL_PTR)
-		return CKR_ARGUMENTS_BAD;
-	if (pInterfacesList == NULL_PTR) {
-		*pulCount = N_INTERFACES;
-		return CKR_OK;
-	}
-	if (*pulCount < N_INTERFACES) {
-		*pulCount = N_INTERFACES;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	for (size_t i = 0; i < N_INTERFACES; i++)
-		pInterfacesList[i] = interfaces[i];
-	*pulCount = N_INTERFACES;
-	return CKR_OK;
+	return jpki_interface_list(interfaces, N_INTERFACES, pInterfacesList, pulCount);
 }
 
 CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
 		     CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags)
 {
-	if (ppInterface == NULL_PTR)
-		return CKR_ARGUMENTS_BAD;
-	for (size_t i = 0; i < N_INTERFACES; i++) {
-		CK_INTERFACE_PTR it = &interfaces[i];
-		const CK_VERSION *v = (const CK_VERSION *)it->pFunctionList;
-		if (pInterfaceName != NULL_PTR &&
-		    strcmp((const char *)pInterfaceName, (const char *)it->pInterfaceName) != 0)
-			continue;
-		if (pVersion != NULL_PTR &&
-		    (pVersion->major != v->major || pVersion->minor != v->minor))
-			continue;
-		if ((it->flags & flags) != flags)
-			continue;
-		*ppInterface = it;
-		return CKR_OK;
-	}
-	*ppInterface = NULL_PTR;
-	return CKR_ARGUMENTS_BAD;
+	return jpki_interface_find(interfaces, N_INTERFACES, pInterfaceName, pVersion, ppInterface, flags);
 }

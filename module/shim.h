@@ -80,4 +80,11 @@ int jpki_safe_read(void *dst, const void *src, size_t n);
  * length, or -1 when it is unreadable before its NUL or longer than size - 1. */
 long jpki_safe_string(char *dst, size_t size, const void *src);
 
+/* C_GetInterfaceList and C_GetInterface over the n interfaces of a table
+ * (interfaces.c; jpki-pkcs11.so and jpki-pkcs11-auth.so each have theirs). */
+CK_RV jpki_interface_list(const CK_INTERFACE *interfaces, CK_ULONG n, CK_INTERFACE_PTR pInterfacesList,
+			  CK_ULONG_PTR pulCount);
+CK_RV jpki_interface_find(CK_INTERFACE *interfaces, CK_ULONG n, CK_UTF8CHAR_PTR pInterfaceName,
+			  CK_VERSION_PTR pVersion, CK_INTERFACE_PTR_PTR ppInterface, CK_FLAGS flags);
+
 #endif /* JPKI_SHIM_H */

@@ -138,18 +138,7 @@ CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount
 	CK_RV rv = loaded();
 	if (rv != CKR_OK)
 		return rv;
-	if (pInterfacesList == NULL_PTR) {
-		*pulCount = n_interfaces;
-		return CKR_OK;
-	}
-	if (*pulCount < n_interfaces) {
-		*pulCount = n_interfaces;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	for (CK_ULONG i = 0; i < n_interfaces; i++)
-		pInterfacesList[i] = interfaces[i];
-	*pulCount = n_interfaces;
-	return CKR_OK;
+	return jpki_interface_list(interfaces, n_interfaces, pInterfacesList, pulCount);
 }
 
 CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
@@ -160,17 +149,5 @@ CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,
 	CK_RV rv = loaded();
 	if (rv != CKR_OK)
 		return rv;
-	for (CK_ULONG i = 0; i < n_interfaces; i++) {
-		const CK_VERSION *v = (const CK_VERSION *)interfaces[i].pFunctionList;
-		if (pInterfaceName != NULL_PTR && strcmp((const char *)pInterfaceName, "PKCS 11") != 0)
-			continue;
-		if (pVersion != NULL_PTR && (pVersion->major != v->major || pVersion->minor != v->minor))
-			continue;
-		if ((interfaces[i].flags & flags) != flags)
-			continue;
-		*ppInterface = &interfaces[i];
-		return CKR_OK;
-	}
-	*ppInterface = NULL_PTR;
-	return CKR_ARGUMENTS_BAD;
+	return jpki_interface_find(interfaces, n_interfaces, pInterfaceName, pVersion, ppInterface, flags);
 }
