@@ -97,24 +97,11 @@ func (e *env) idleLine(out string) (idleWindow, error) {
 // requestsBetween returns the requests pcscd logged between two offsets of its
 // log (one "Received command: NAME from client N" line each).
 func (e *env) requestsBetween(a, b int64) ([]string, error) {
-	f, err := os.Open(e.pc.LogPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(a, io.SeekStart); err != nil {
-		return nil, err
-	}
-	var out []string
-	sc := bufio.NewScanner(io.LimitReader(f, b-a))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if _, cmd, ok := strings.Cut(sc.Text(), "Received command: "); ok {
-			name, _, _ := strings.Cut(cmd, " ")
-			out = append(out, name)
-		}
-	}
-	return out, sc.Err()
+	return e.logBetween(a, b, func(line string) (string, bool) {
+		_, cmd, ok := strings.Cut(line, "Received command: ")
+		name, _, _ := strings.Cut(cmd, " ")
+		return name, ok
+	})
 }
 
 // idleWait runs p11drv's idle wait job: the window, then insertion rounds timed

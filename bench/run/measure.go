@@ -38,6 +38,17 @@ var apduLine = regexp.MustCompile(`APDU: ([0-9A-F ]+)`)
 // apdusBetween returns the command APDUs pcscd logged between offsets a and b of
 // its log (b < 0: to the end).
 func (e *env) apdusBetween(a, b int64) ([]string, error) {
+	return e.logBetween(a, b, func(line string) (string, bool) {
+		if m := apduLine.FindStringSubmatch(line); m != nil {
+			return strings.TrimSpace(m[1]), true
+		}
+		return "", false
+	})
+}
+
+// logBetween returns what pick takes from each line pcscd logged between offsets
+// a and b of its log (b < 0: to the end), in order.
+func (e *env) logBetween(a, b int64, pick func(line string) (string, bool)) ([]string, error) {
 	f, err := os.Open(e.pc.LogPath)
 	if err != nil {
 		return nil, err
@@ -54,8 +65,8 @@ func (e *env) apdusBetween(a, b int64) ([]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		if m := apduLine.FindStringSubmatch(sc.Text()); m != nil {
-			out = append(out, strings.TrimSpace(m[1]))
+		if v, ok := pick(sc.Text()); ok {
+			out = append(out, v)
 		}
 	}
 	return out, sc.Err()
