@@ -1,13 +1,10 @@
 package authmodule
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jpki-pkcs11/jpki-pkcs11/test/clients/clienttest"
 )
@@ -73,40 +70,11 @@ func TestOpenSSLPinValue(t *testing.T) {
 // open until it exits (s_client -ign_eof must not hang up before the answer).
 func heldStdin(t *testing.T, env []string, input, name string, args ...string) string {
 	t.Helper()
-	r, w, err := os.Pipe()
+	out, err := clienttest.RunStaged(t, env, []clienttest.Stage{{Input: input, After: "SSL-Session:"}}, "", name, args...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v\n%s", name, err, out)
 	}
-	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), clienttest.DefaultTimeout)
-	defer cancel()
-	cmd := clienttest.Cmd(ctx, env, name, args...)
-	cmd.Stdin = r
-	var out clienttest.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer w.Close()
-		for !strings.Contains(out.String(), "SSL-Session:") {
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		_, _ = w.WriteString(input)
-		<-done
-	}()
-	err = cmd.Wait()
-	close(done)
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, out.String())
-	}
-	return out.String()
+	return out
 }
 
 // javaClient is a TLS client with a SunPKCS11 keystore: args are the provider
